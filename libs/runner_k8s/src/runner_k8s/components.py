@@ -1,0 +1,113 @@
+"""Pulumi components: thin shells that register the builders' manifests as typed resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .config import ProviderConfig, RunnerConfig, SharedConfig, SharedWiring
+from .manifests import Manifest, codex_config_map, github_token_secret, runner_deployment
+
+
+def kubernetes_provider(config: ProviderConfig, name: str = "kubernetes") -> k8s.Provider:
+    """The one provider every object of a stack goes through; nothing uses the ambient default."""
+    return k8s.Provider(
+        name,
+        context=config.context,
+        kubeconfig=config.kubeconfig,
+        upsert_existing_objects=config.upsert_existing_objects,
+        enable_config_map_mutable=config.enable_config_map_mutable,
+    )
+
+
+def _child_options(
+    parent: pulumi.Resource, provider: k8s.Provider, provider_config: ProviderConfig
+) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(
+        parent=parent, provider=provider, retain_on_delete=provider_config.retain_on_delete
+    )
+
+
+def _part(manifest: pulumi.Output[Manifest], key: str) -> pulumi.Output[Any]:
+    return manifest.apply(lambda m: m[key])
+
+
+class SharedResources(pulumi.ComponentResource):
+    """The codex ConfigMap and, when ``githubToken`` is set, the Secret made from it."""
+
+    config_map: k8s.core.v1.ConfigMap | None
+    token_secret: k8s.core.v1.Secret | None
+
+    def __init__(
+        self,
+        name: str,
+        shared: SharedConfig,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("gh-runner:k8s:SharedResources", name, None, opts)
+        child = _child_options(self, provider, shared.provider)
+
+        self.config_map = None
+        manifest = codex_config_map(shared)
+        if manifest is not None:
+            self.config_map = k8s.core.v1.ConfigMap(
+                manifest["metadata"]["name"],
+                metadata=manifest["metadata"],
+                data=manifest["data"],
+                opts=child,
+            )
+
+        self.token_secret = None
+        if shared.github_token is not None:
+            token = pulumi.Output.secret(shared.github_token.get_secret_value())
+            secret = github_token_secret(shared, token)
+            assert secret is not None
+            self.token_secret = k8s.core.v1.Secret(
+                secret["metadata"]["name"],
+                metadata=secret["metadata"],
+                type=secret["type"],
+                string_data=secret["stringData"],
+                opts=child,
+            )
+        self.register_outputs(
+            {
+                "configMap": self.config_map.metadata["name"] if self.config_map else None,
+                "tokenSecret": self.token_secret.metadata["name"] if self.token_secret else None,
+            }
+        )
+
+
+class RunnerDeployment(pulumi.ComponentResource):
+    """One runner fleet: a Deployment built from the runner config and the shared wiring."""
+
+    deployment: k8s.apps.v1.Deployment
+
+    def __init__(
+        self,
+        name: str,
+        runner: RunnerConfig,
+        wiring: pulumi.Input[dict[str, Any]],
+        provider: k8s.Provider,
+        provider_config: ProviderConfig,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("gh-runner:k8s:RunnerDeployment", name, None, opts)
+        # The wiring arrives from a StackReference, so the manifest is known only as an Output.
+        manifest: pulumi.Output[Manifest] = pulumi.Output.from_input(wiring).apply(
+            lambda w: runner_deployment(runner, SharedWiring.model_validate(w))
+        )
+        self.deployment = k8s.apps.v1.Deployment(
+            runner.name,
+            metadata=_part(manifest, "metadata"),
+            spec=_part(manifest, "spec"),
+            opts=_child_options(self, provider, provider_config),
+        )
+        self.register_outputs(
+            {
+                "name": self.deployment.metadata["name"],
+                "namespace": self.deployment.metadata["namespace"],
+            }
+        )

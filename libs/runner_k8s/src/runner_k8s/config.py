@@ -1,0 +1,423 @@
+"""Typed stack configuration: what an operator may set in ``Pulumi.<stack>.yaml``.
+
+Pydantic models check the shape of every value; ``check_*`` functions add the rules that span
+several keys (unique volume names, requests within limits...). Both report problems by their full
+config key, e.g. ``runner.replicas: must be >= 0``. Defaults reproduce today's production manifest.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from .errors import ConfigError, from_validation_error
+from .quantity import parse_quantity
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
+            "at most 63 characters, starting and ending with a letter or digit)"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', "
+            "at most 253 characters)"
+        )
+    return value
+
+
+def _config_key(value: str) -> str:
+    if not _CONFIG_KEY.match(value) or len(value) > 253:
+        raise ValueError(f"{value!r} is not a valid key (letters, digits, '-', '_' and '.')")
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must be an absolute path")
+    if ":" in value:
+        raise ValueError(f"{value!r} must not contain ':'")
+    return value
+
+
+def _quantity(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("must be a Kubernetes quantity such as 500m, 0.5, 1Gi")
+    text = str(value)
+    parse_quantity(text)
+    return text
+
+
+def _image(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} must not contain whitespace")
+    return value
+
+
+def _toml(value: str) -> str:
+    try:
+        tomllib.loads(value)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"is not valid TOML: {exc}") from None
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+DataKey = Annotated[str, AfterValidator(_config_key)]
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+Quantity = Annotated[str, BeforeValidator(_quantity)]
+Image = Annotated[str, AfterValidator(_image)]
+
+
+class Model(BaseModel):
+    """camelCase keys in config (as in Kubernetes), snake_case in Python; unknown keys refused."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+# --- the Kubernetes provider -------------------------------------------------------------------
+
+
+class ProviderConfig(Model):
+    """Options of the explicit ``kubernetes.Provider`` each stack creates."""
+
+    context: str | None = None
+    kubeconfig: str | None = None
+    # pulumi-kubernetes >= 4.29 fails with AlreadyExists on create; upsert adopts what kubectl made.
+    upsert_existing_objects: bool = True
+    # Update the named ConfigMap in place instead of delete-then-create (the name is fixed).
+    enable_config_map_mutable: bool = True
+    # Leave objects in the cluster when Pulumi deletes them (hand the fleet back to kubectl).
+    retain_on_delete: bool = False
+
+
+# --- the shared stack --------------------------------------------------------------------------
+
+
+class SecretKeyRef(Model):
+    name: DnsSubdomain
+    key: DataKey
+
+
+class SecretRefs(Model):
+    """The existing Secrets the runners read; managed elsewhere, only referenced here."""
+
+    github_url: SecretKeyRef = SecretKeyRef(name="github-runner-config", key="github-url")
+    github_pat: SecretKeyRef = SecretKeyRef(name="github-runner-config", key="github-pat")
+    mcp_token: SecretKeyRef = SecretKeyRef(name="github-mcp-credentials", key="github-pat")
+    # The Secret the shared stack creates itself when `githubToken` is set.
+    managed_token: SecretKeyRef = SecretKeyRef(name="gh-runner-github-token", key="github-pat")
+
+
+class CodexConfig(Model):
+    enabled: bool = True
+    name: DnsSubdomain = "codex-config-gh-runner"
+    key: DataKey = "config.toml"
+    # Kept verbatim: it is the Codex CLI's own file, not ours to reformat.
+    config_toml: Annotated[str, AfterValidator(_toml)] | None = None
+
+    @model_validator(mode="after")
+    def _toml_when_enabled(self) -> CodexConfig:
+        if self.enabled and self.config_toml is None:
+            raise ValueError("configToml is required when codexConfig.enabled is true")
+        return self
+
+
+class SharedConfig(Model):
+    namespace: DnsLabel = "my-reforge-ai"
+    github_repo: Annotated[str, Field(pattern=_GITHUB_REPO.pattern)] | None = None
+    github_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = "https://github.com"
+    github_token: SecretStr | None = None
+    secret_refs: SecretRefs = SecretRefs()
+    codex_config: CodexConfig = CodexConfig(enabled=False)
+    provider: ProviderConfig = ProviderConfig()
+
+
+# --- what the shared stack hands to the runner stacks ------------------------------------------
+
+
+class SecretKeySelector(Model):
+    name: str
+    key: str
+
+
+class EnvVarSource(Model):
+    secret_key_ref: SecretKeySelector
+
+
+class EnvVar(Model):
+    name: str
+    value: str | None = None
+    value_from: EnvVarSource | None = None
+
+
+class ConfigMapRef(Model):
+    name: str
+    key: str
+
+
+class SharedWiring(Model):
+    """The shared stack's ``wiring`` output, read by every runner stack via StackReference."""
+
+    namespace: DnsLabel
+    github_env: list[EnvVar]
+    codex_config_map: ConfigMapRef | None = None
+
+    def to_output(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+# --- the runner stacks -------------------------------------------------------------------------
+
+
+class PvcMount(Model):
+    name: DnsLabel
+    claim_name: DnsSubdomain
+    mount_path: AbsolutePath
+    read_only: bool = False
+
+
+class WorkVolume(Model):
+    name: DnsLabel = "work"
+    mount_path: AbsolutePath = "/actions-runner/_work"
+    size_limit: Quantity | None = None
+
+
+class CodexConfigMount(Model):
+    volume_name: DnsLabel = "codex-config-volume"
+    mount_path: AbsolutePath = "/home/runner/.codex/config.toml"
+    key: DataKey = "config.toml"
+
+
+class KeyToPath(Model):
+    key: DataKey
+    path: str
+
+
+class SecretMount(Model):
+    name: DnsLabel
+    secret_name: DnsSubdomain
+    mount_path: AbsolutePath
+    read_only: bool = True
+    items: list[KeyToPath] | None = None
+    default_mode: Annotated[int, Field(ge=0, le=0o777)] | None = None
+
+
+class Resources(Model):
+    requests: dict[str, Quantity] = {"cpu": "0.5", "memory": "1Gi"}
+    limits: dict[str, Quantity] = {"cpu": "2", "memory": "4Gi"}
+
+
+class PodSecurityIds(Model):
+    """The ids only: runAsNonRoot, seccomp and dropped capabilities are always enforced."""
+
+    run_as_user: Annotated[int, Field(ge=1)] = 1001
+    run_as_group: Annotated[int, Field(ge=0)] | None = None
+    fs_group: Annotated[int, Field(ge=0)] = 1001
+
+
+class Toleration(Model):
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class Affinity(Model):
+    # Passed through as written (Kubernetes camelCase); checked against the API schema in tests.
+    node_affinity: dict[str, Any] | None = None
+    pod_affinity: dict[str, Any] | None = None
+    pod_anti_affinity: dict[str, Any] | None = None
+
+
+class RunnerConfig(Model):
+    name: DnsLabel
+    image: Image
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "Always"
+    replicas: Annotated[int, Field(strict=True, ge=0)] = 2
+    labels: list[Annotated[str, Field(min_length=1, pattern=r"^[^,\s]+$")]] = []
+    ephemeral: bool = True
+    replace_existing: bool = True
+    disable_updates: bool = True
+    workdir: Annotated[str, Field(min_length=1)] = "_work"
+    env: dict[Annotated[str, Field(pattern=_ENV_NAME.pattern)], str] = {}
+    # None means "the default home volume": claim <name>-home mounted at /home/runner.
+    pvc_mounts: list[PvcMount] | None = None
+    work_volume: WorkVolume = WorkVolume()
+    codex_config_mount: CodexConfigMount | None = None
+    secret_mounts: list[SecretMount] = []
+    resources: Resources = Resources()
+    security_context: PodSecurityIds = PodSecurityIds()
+    node_selector: dict[str, str] = {}
+    tolerations: list[Toleration] = []
+    affinity: Affinity | None = None
+    termination_grace_period_seconds: Annotated[int, Field(strict=True, ge=0)] | None = None
+    pod_annotations: dict[str, str] = {}
+
+    @property
+    def home_volumes(self) -> list[PvcMount]:
+        if self.pvc_mounts is not None:
+            return self.pvc_mounts
+        return [PvcMount(name="home", claim_name=f"{self.name}-home", mount_path="/home/runner")]
+
+
+class RunnerStackConfig(Model):
+    shared_stack: Annotated[str, Field(pattern=_STACK_REF.pattern)] | None = None
+    provider: ProviderConfig = ProviderConfig()
+    runner: RunnerConfig
+
+    def shared_stack_name(self, stack: str) -> str:
+        return self.shared_stack or f"organization/gh-runner-shared/{stack}"
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+SHARED_PROJECT = "gh-runner-shared"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(model: type[M], values: Mapping[str, Any]) -> M:
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def load_shared(values: Mapping[str, Any], secret_keys: set[str]) -> SharedConfig:
+    """Validate the shared stack's config. ``secret_keys``: keys set with ``--secret``."""
+    problems = []
+    if "githubToken" in values and "githubToken" not in secret_keys:
+        # Refuse before anything else so the plaintext never travels further.
+        problems.append(
+            "githubToken: must be a Pulumi secret; remove it and set it again with "
+            "`pulumi config set --secret githubToken` (plaintext values are refused)"
+        )
+        values = {k: v for k, v in values.items() if k != "githubToken"}
+    try:
+        shared = _validate(SharedConfig, values)
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    problems += check_shared(shared, set(values))
+    if problems:
+        raise ConfigError(problems)
+    return shared
+
+
+def check_shared(shared: SharedConfig, keys_set: set[str]) -> list[str]:
+    problems = []
+    if "githubUrl" in keys_set and shared.github_repo is None:
+        problems.append("githubUrl: only used together with githubRepo; set githubRepo as well")
+    return problems
+
+
+def load_runner_stack(values: Mapping[str, Any]) -> RunnerStackConfig:
+    config = _validate(RunnerStackConfig, values)
+    problems = check_runner(config.runner, "runner")
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _duplicates(entries: list[tuple[str, str]], what: str) -> list[str]:
+    seen: dict[str, str] = {}
+    problems = []
+    for key, value in entries:
+        if value in seen:
+            problems.append(f"{key}: duplicate {what} {value!r} (also used by {seen[value]})")
+        else:
+            seen[value] = key
+    return problems
+
+
+def check_runner(runner: RunnerConfig, at: str) -> list[str]:
+    """Rules across keys of one runner; ``at`` is the key the runner block sits under."""
+    volumes: list[tuple[str, str]] = []
+    mounts: list[tuple[str, str]] = []
+    pvc_key = f"{at}.pvcMounts" if runner.pvc_mounts is not None else f"{at}.pvcMounts (default)"
+    for i, pvc in enumerate(runner.home_volumes):
+        volumes.append((f"{pvc_key}[{i}].name", pvc.name))
+        mounts.append((f"{pvc_key}[{i}].mountPath", pvc.mount_path))
+    volumes.append((f"{at}.workVolume.name", runner.work_volume.name))
+    mounts.append((f"{at}.workVolume.mountPath", runner.work_volume.mount_path))
+    if runner.codex_config_mount is not None:
+        volumes.append((f"{at}.codexConfigMount.volumeName", runner.codex_config_mount.volume_name))
+        mounts.append((f"{at}.codexConfigMount.mountPath", runner.codex_config_mount.mount_path))
+    for i, secret in enumerate(runner.secret_mounts):
+        volumes.append((f"{at}.secretMounts[{i}].name", secret.name))
+        mounts.append((f"{at}.secretMounts[{i}].mountPath", secret.mount_path))
+    problems = _duplicates(volumes, "volume name") + _duplicates(mounts, "mount path")
+
+    for name in runner.env:
+        if name in RESERVED_ENV:
+            problems.append(f"{at}.env.{name}: is set by gh-runner itself; use the dedicated key")
+    for resource, request in runner.resources.requests.items():
+        limit = runner.resources.limits.get(resource)
+        if limit is not None and parse_quantity(request) > parse_quantity(limit):
+            problems.append(
+                f"{at}.resources.requests.{resource}: {request} exceeds "
+                f"{at}.resources.limits.{resource} ({limit})"
+            )
+    return problems
+
+
+# Environment variables the builders own; an extra `env` entry may not shadow them.
+RESERVED_ENV = frozenset(
+    {
+        "GITHUB_URL",
+        "GITHUB_PAT",
+        "GITHUB_TOKEN",
+        "RUNNER_LABELS",
+        "RUNNER_EPHEMERAL",
+        "RUNNER_REPLACE",
+        "RUNNER_DISABLE_UPDATES",
+        "RUNNER_WORKDIR",
+    }
+)
+
+
+def check_runner_wiring(runner: RunnerConfig, wiring: SharedWiring, at: str = "runner") -> None:
+    """Rules between a runner and what its shared stack provides."""
+    if runner.codex_config_mount is not None and wiring.codex_config_map is None:
+        raise ConfigError.at(
+            f"{at}.codexConfigMount",
+            "the shared stack has no codex ConfigMap (codexConfig.enabled is false there); "
+            "remove this mount or enable codexConfig in the shared stack",
+        )

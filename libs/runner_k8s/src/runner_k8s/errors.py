@@ -1,0 +1,74 @@
+"""One error type for bad stack config, with messages that name the full config key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+
+class ConfigError(Exception):
+    """Bad stack configuration. ``str()`` is the operator-facing message, one line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    @classmethod
+    def at(cls, key: str, message: str) -> ConfigError:
+        return cls([f"{key}: {message}"])
+
+
+def key_path(loc: Sequence[int | str], prefix: str = "") -> str:
+    """``("runner", "pvcMounts", 0, "name")`` -> ``runner.pvcMounts[0].name``."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else str(part)
+    return path or "(stack config)"
+
+
+def _message(error: Any) -> str:
+    # pydantic's own wording talks about "Input"; operators think in terms of the value they set.
+    # The input value itself is never echoed: it may be a secret.
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">",
+              "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be {op} {bound}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be an integer"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("list_type",):
+        return "must be a list"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "must be an object"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    message = str(error["msg"])
+    for noise in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(noise)
+    return message
+
+
+def from_validation_error(exc: ValidationError, prefix: str = "") -> ConfigError:
+    problems: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        line = f"{key_path(error['loc'], prefix)}: {_message(error)}"
+        if line not in problems:
+            problems.append(line)
+    return ConfigError(problems)

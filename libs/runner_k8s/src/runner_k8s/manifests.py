@@ -1,0 +1,197 @@
+"""Pure manifest builders: validated config in, plain Kubernetes objects out.
+
+The dicts are exactly what ``kubectl apply`` takes (camelCase, ``apiVersion`` first). The Pulumi
+components register them unchanged and ``gh-runner render`` prints them, so the two cannot
+disagree. No Pulumi calls here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import (
+    ConfigMapRef,
+    EnvVar,
+    EnvVarSource,
+    RunnerConfig,
+    SecretKeyRef,
+    SecretKeySelector,
+    SharedConfig,
+    SharedWiring,
+    check_runner_wiring,
+)
+
+Manifest = dict[str, Any]
+
+# What the offline render shows in place of a secret value; never the value itself.
+SECRET_MARKER = "[secret]"
+
+
+def _metadata(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        metadata["labels"] = labels
+    return metadata
+
+
+def codex_config_map(shared: SharedConfig) -> Manifest | None:
+    codex = shared.codex_config
+    if not codex.enabled or codex.config_toml is None:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(codex.name, shared.namespace),
+        "data": {codex.key: codex.config_toml},
+    }
+
+
+def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> Manifest | None:
+    """The Secret made from ``githubToken``. ``token`` is whatever stands for the value: a Pulumi
+    secret Output in the program, the marker in the offline render."""
+    if shared.github_token is None:
+        return None
+    ref = shared.secret_refs.managed_token
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _metadata(ref.name, shared.namespace),
+        "type": "Opaque",
+        "stringData": {ref.key: token},
+    }
+
+
+def _from_secret(name: str, ref: SecretKeyRef) -> EnvVar:
+    return EnvVar(
+        name=name,
+        value_from=EnvVarSource(secret_key_ref=SecretKeySelector(name=ref.name, key=ref.key)),
+    )
+
+
+def shared_wiring(shared: SharedConfig) -> SharedWiring:
+    """Namespace, GitHub credentials and the codex ConfigMap, as the runner stacks consume them."""
+    refs = shared.secret_refs
+    if shared.github_repo is not None:
+        url = EnvVar(name="GITHUB_URL", value=f"{shared.github_url.rstrip('/')}/{shared.github_repo}")
+    else:
+        url = _from_secret("GITHUB_URL", refs.github_url)
+    pat_ref = refs.managed_token if shared.github_token is not None else refs.github_pat
+    codex = shared.codex_config
+    return SharedWiring(
+        namespace=shared.namespace,
+        github_env=[url, _from_secret("GITHUB_PAT", pat_ref), _from_secret("GITHUB_TOKEN", refs.mcp_token)],
+        codex_config_map=ConfigMapRef(name=codex.name, key=codex.key) if codex.enabled else None,
+    )
+
+
+def shared_manifests(shared: SharedConfig, token: object = SECRET_MARKER) -> list[Manifest]:
+    return [m for m in (codex_config_map(shared), github_token_secret(shared, token)) if m]
+
+
+def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, Any]]:
+    env = [var.model_dump(by_alias=True, exclude_none=True) for var in wiring.github_env]
+    env.append({"name": "RUNNER_LABELS", "value": ",".join(runner.labels)})
+    for name, enabled in (
+        ("RUNNER_EPHEMERAL", runner.ephemeral),
+        ("RUNNER_REPLACE", runner.replace_existing),
+        ("RUNNER_DISABLE_UPDATES", runner.disable_updates),
+    ):
+        if enabled:
+            env.append({"name": name, "value": "1"})
+    env.append({"name": "RUNNER_WORKDIR", "value": runner.workdir})
+    env += [{"name": name, "value": value} for name, value in runner.env.items()]
+    return env
+
+
+def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], list[Any]]:
+    """(volumeMounts, volumes), in the order: home volumes, work, codex config, secrets."""
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    for pvc in runner.home_volumes:
+        mount: dict[str, Any] = {"name": pvc.name, "mountPath": pvc.mount_path}
+        if pvc.read_only:
+            mount["readOnly"] = True
+        mounts.append(mount)
+        claim: dict[str, Any] = {"claimName": pvc.claim_name}
+        if pvc.read_only:
+            claim["readOnly"] = True
+        volumes.append({"name": pvc.name, "persistentVolumeClaim": claim})
+
+    work = runner.work_volume
+    mounts.append({"name": work.name, "mountPath": work.mount_path})
+    volumes.append(
+        {"name": work.name, "emptyDir": {"sizeLimit": work.size_limit} if work.size_limit else {}}
+    )
+
+    codex = runner.codex_config_mount
+    if codex is not None and wiring.codex_config_map is not None:
+        mounts.append({"name": codex.volume_name, "mountPath": codex.mount_path, "subPath": codex.key})
+        volumes.append({"name": codex.volume_name, "configMap": {"name": wiring.codex_config_map.name}})
+
+    for secret in runner.secret_mounts:
+        mount = {"name": secret.name, "mountPath": secret.mount_path}
+        if secret.read_only:
+            mount["readOnly"] = True
+        mounts.append(mount)
+        source: dict[str, Any] = {"secretName": secret.secret_name}
+        if secret.items is not None:
+            source["items"] = [item.model_dump(by_alias=True) for item in secret.items]
+        if secret.default_mode is not None:
+            source["defaultMode"] = secret.default_mode
+        volumes.append({"name": secret.name, "secret": source})
+    return mounts, volumes
+
+
+def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
+    """One fleet of ephemeral runners, hardened whatever the config says."""
+    check_runner_wiring(runner, wiring)
+    labels = {"app": runner.name}
+    mounts, volumes = _volumes(runner, wiring)
+    ids = runner.security_context
+    pod_security: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": ids.run_as_user}
+    if ids.run_as_group is not None:
+        pod_security["runAsGroup"] = ids.run_as_group
+    pod_security |= {"seccompProfile": {"type": "RuntimeDefault"}, "fsGroup": ids.fs_group}
+
+    container: dict[str, Any] = {
+        "name": "runner",
+        "image": runner.image,
+        "imagePullPolicy": runner.image_pull_policy,
+        "env": _runner_env(runner, wiring),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": mounts,
+        "resources": runner.resources.model_dump(by_alias=True),
+    }
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security,
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if runner.termination_grace_period_seconds is not None:
+        pod_spec["terminationGracePeriodSeconds"] = runner.termination_grace_period_seconds
+    if runner.node_selector:
+        pod_spec["nodeSelector"] = dict(runner.node_selector)
+    if runner.tolerations:
+        pod_spec["tolerations"] = [
+            t.model_dump(by_alias=True, exclude_none=True) for t in runner.tolerations
+        ]
+    if runner.affinity is not None:
+        pod_spec["affinity"] = runner.affinity.model_dump(by_alias=True, exclude_none=True)
+
+    template_metadata: dict[str, Any] = {"labels": dict(labels)}
+    if runner.pod_annotations:
+        template_metadata["annotations"] = dict(runner.pod_annotations)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(runner.name, wiring.namespace, dict(labels)),
+        "spec": {
+            "replicas": runner.replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": template_metadata, "spec": pod_spec},
+        },
+    }

@@ -1,0 +1,152 @@
+"""Run a stack's real ``__main__.py`` in-process under Pulumi mocks: no engine, no cloud.
+
+Config comes from ``Pulumi.<stack>.yaml`` exactly as the offline render reads it, secrets stay
+blinded, and a StackReference to this repository's shared stack is answered with that stack's
+own exports from a mock run of it. What the program registers is recorded, inputs as sent.
+"""
+
+from __future__ import annotations
+
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.settings import SETTINGS, set_root_resource
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from .config import SHARED_PROJECT, load_runner_stack
+from .errors import ConfigError
+from .manifests import SECRET_MARKER
+from .stackfile import StackConfig, load_stack_config, project_name
+
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+@dataclass(frozen=True)
+class Registration:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    provider: str
+
+    def as_record(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "inputs": self.inputs}
+
+
+@dataclass
+class ProgramRun:
+    project: str
+    stack: str
+    resources: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    # The message the engine would print when the program stopped on a RunError.
+    error: str | None = None
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+
+def _plain(value: Any) -> Any:
+    """Deserialized inputs with secrets blinded and whole floats back to ints."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET_MARKER
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class _Mocks(mocks.Mocks):
+    def __init__(self, run: ProgramRun, references: dict[str, dict[str, Any]]) -> None:
+        self.run = run
+        self.references = references
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = _plain(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            name = inputs["name"]
+            if name not in self.references:
+                raise ConfigError.at("sharedStack", f"no stack {name!r} to answer the reference")
+            return name, {"name": name, "outputs": self.references[name]}
+        self.run.resources.append(
+            Registration(args.typ, args.name, inputs, bool(args.custom), args.provider or "")
+        )
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class _Monitor(mocks.MockMonitor):
+    """Keeps the root stack's outputs, which the stock monitor drops."""
+
+    def __init__(self, run: ProgramRun, mock: mocks.Mocks) -> None:
+        super().__init__(mock)
+        self.run = run
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            self.run.outputs = _plain(rpc.deserialize_properties(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+
+def run_program(
+    stack_dir: Path,
+    config: StackConfig,
+    references: dict[str, dict[str, Any]] | None = None,
+) -> ProgramRun:
+    run = ProgramRun(config.project, config.stack)
+    mock = _Mocks(run, references or {})
+    mocks.set_mocks(
+        mock,
+        project=config.project,
+        stack=config.stack,
+        preview=False,
+        monitor=_Monitor(run, mock),
+    )
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    set_root_resource(None)  # type: ignore[arg-type]  # run_in_stack makes a fresh root stack
+    pulumi.runtime.set_all_config(config.engine_config(), config.engine_secret_keys())
+    main = str(stack_dir / "__main__.py")
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+    except pulumi.RunError as exc:
+        run.error = str(exc)
+    finally:
+        set_root_resource(None)  # type: ignore[arg-type]
+    return run
+
+
+def _shared_dir(stack_dir: Path) -> Path | None:
+    for candidate in sorted(stack_dir.parent.glob("*/Pulumi.yaml")):
+        if project_name(candidate.parent) == SHARED_PROJECT:
+            return candidate.parent
+    return None
+
+
+def run_stack(stack_dir: Path, stack: str, config: StackConfig | None = None) -> ProgramRun:
+    """Run one stack of this repository; a runner's shared stack is run first to answer it."""
+    config = config or load_stack_config(stack_dir, stack)
+    references: dict[str, dict[str, Any]] = {}
+    if "runner" in config.values:
+        try:
+            reference = load_runner_stack(config.values).shared_stack_name(stack)
+        except ConfigError:
+            reference = None  # the program itself will stop on the same bad config
+        shared_dir = _shared_dir(stack_dir)
+        if reference is not None and shared_dir is not None:
+            _org, project, shared_stack = reference.split("/")
+            if project == SHARED_PROJECT:
+                shared_run = run_stack(shared_dir, shared_stack)
+                if shared_run.error is None:
+                    references[reference] = shared_run.outputs
+    return run_program(stack_dir, config, references)

@@ -1,0 +1,64 @@
+"""What a stack's ``__main__.py`` calls first: its validated config, read from the engine.
+
+Bad config becomes ``pulumi.RunError``: the engine prints the message naming the key and no
+traceback, and the program stops before it registers a single resource.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from .config import RunnerStackConfig, SharedConfig, load_runner_stack, load_shared
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+
+def _decode(value: Any) -> Any:
+    # The engine hands object values over as JSON text and plain strings as themselves.
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def engine_config(project: str | None = None) -> tuple[dict[str, Any], set[str]]:
+    """This project's config keys (prefix stripped) and the subset set with ``--secret``."""
+    project = project or pulumi.get_project()
+    merged: dict[str, Any] = {**(runtime_config.get_config_env() or {})}
+    merged.update(runtime_config.CONFIG.get())
+    secret = set(runtime_config.get_config_secret_keys_env())
+    values: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    for full_key, value in merged.items():
+        namespace, _, key = full_key.rpartition(":")
+        if namespace.removesuffix(":config") != project:
+            continue
+        values[key] = _decode(value)
+        if full_key in secret or runtime_config.is_config_secret(full_key):
+            secret_keys.add(key)
+    return values, secret_keys
+
+
+def _or_run_error(load: Callable[[], T]) -> T:
+    try:
+        return load()
+    except ConfigError as exc:
+        raise pulumi.RunError(f"invalid stack config:\n{exc}") from None
+
+
+def shared_config() -> SharedConfig:
+    values, secret_keys = engine_config()
+    return _or_run_error(lambda: load_shared(values, secret_keys))
+
+
+def runner_stack_config() -> RunnerStackConfig:
+    values, _ = engine_config()
+    return _or_run_error(lambda: load_runner_stack(values))

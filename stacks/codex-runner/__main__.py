@@ -1,0 +1,20 @@
+"""gh-runner-codex: the Codex runner fleet, one Deployment wired to the shared stack."""
+
+import pulumi
+
+from runner_k8s.components import RunnerDeployment, kubernetes_provider
+from runner_k8s.program import runner_stack_config
+
+config = runner_stack_config()
+shared = pulumi.StackReference(config.shared_stack_name(pulumi.get_stack()))
+provider = kubernetes_provider(config.provider)
+fleet = RunnerDeployment(
+    config.runner.name,
+    runner=config.runner,
+    wiring=shared.require_output("wiring"),
+    provider=provider,
+    provider_config=config.provider,
+)
+
+pulumi.export("deployment", fleet.deployment.metadata["name"])
+pulumi.export("namespace", fleet.deployment.metadata["namespace"])

@@ -1,0 +1,14 @@
+"""gh-runner-shared: the codex ConfigMap and the wiring every runner stack reads."""
+
+import pulumi
+
+from runner_k8s.components import SharedResources, kubernetes_provider
+from runner_k8s.manifests import shared_wiring
+from runner_k8s.program import shared_config
+
+config = shared_config()
+provider = kubernetes_provider(config.provider)
+SharedResources("shared", config, provider)
+
+pulumi.export("namespace", config.namespace)
+pulumi.export("wiring", shared_wiring(config).to_output())
