@@ -161,7 +161,9 @@ class CodexConfig(Model):
 class SharedConfig(Model):
     namespace: DnsLabel = "my-reforge-ai"
     github_repo: Annotated[str, Field(pattern=_GITHUB_REPO.pattern)] | None = None
-    github_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = "https://github.com"
+    github_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = (
+        "https://github.com"
+    )
     github_token: SecretStr | None = None
     secret_refs: SecretRefs = SecretRefs()
     codex_config: CodexConfig = CodexConfig(enabled=False)

@@ -72,14 +72,20 @@ def shared_wiring(shared: SharedConfig) -> SharedWiring:
     """Namespace, GitHub credentials and the codex ConfigMap, as the runner stacks consume them."""
     refs = shared.secret_refs
     if shared.github_repo is not None:
-        url = EnvVar(name="GITHUB_URL", value=f"{shared.github_url.rstrip('/')}/{shared.github_repo}")
+        url = EnvVar(
+            name="GITHUB_URL", value=f"{shared.github_url.rstrip('/')}/{shared.github_repo}"
+        )
     else:
         url = _from_secret("GITHUB_URL", refs.github_url)
     pat_ref = refs.managed_token if shared.github_token is not None else refs.github_pat
     codex = shared.codex_config
     return SharedWiring(
         namespace=shared.namespace,
-        github_env=[url, _from_secret("GITHUB_PAT", pat_ref), _from_secret("GITHUB_TOKEN", refs.mcp_token)],
+        github_env=[
+            url,
+            _from_secret("GITHUB_PAT", pat_ref),
+            _from_secret("GITHUB_TOKEN", refs.mcp_token),
+        ],
         codex_config_map=ConfigMapRef(name=codex.name, key=codex.key) if codex.enabled else None,
     )
 
@@ -125,8 +131,12 @@ def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], lis
 
     codex = runner.codex_config_mount
     if codex is not None and wiring.codex_config_map is not None:
-        mounts.append({"name": codex.volume_name, "mountPath": codex.mount_path, "subPath": codex.key})
-        volumes.append({"name": codex.volume_name, "configMap": {"name": wiring.codex_config_map.name}})
+        mounts.append(
+            {"name": codex.volume_name, "mountPath": codex.mount_path, "subPath": codex.key}
+        )
+        volumes.append(
+            {"name": codex.volume_name, "configMap": {"name": wiring.codex_config_map.name}}
+        )
 
     for secret in runner.secret_mounts:
         mount = {"name": secret.name, "mountPath": secret.mount_path}

@@ -92,10 +92,10 @@ class _Monitor(mocks.MockMonitor):
         super().__init__(mock)
         self.run = run
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         if "::pulumi:pulumi:Stack::" in request.urn:
             self.run.outputs = _plain(rpc.deserialize_properties(request.outputs))
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def run_program(
@@ -117,8 +117,12 @@ def run_program(
     set_root_resource(None)  # type: ignore[arg-type]  # run_in_stack makes a fresh root stack
     pulumi.runtime.set_all_config(config.engine_config(), config.engine_secret_keys())
     main = str(stack_dir / "__main__.py")
+
+    def program() -> None:
+        runpy.run_path(main, run_name="__main__")
+
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+        _sync_await(run_in_stack(program))
     except pulumi.RunError as exc:
         run.error = str(exc)
     finally:

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from runner_k8s.config import SharedConfig, load_shared
+
+
+@pytest.fixture
+def shared() -> SharedConfig:
+    return load_shared({"codexConfig": {"configToml": 'model = "gpt-5-codex"\n'}}, set())

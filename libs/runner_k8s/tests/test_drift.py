@@ -1,0 +1,79 @@
+"""The semantic diff behind `gh-runner diff`."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from runner_k8s.drift import compare
+
+DEPLOYMENT: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "d", "namespace": "ns"},
+    "spec": {
+        "replicas": 2,
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "runner",
+                        "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "x"}],
+                        "resources": {"requests": {"cpu": "0.5", "memory": "1Gi"}},
+                    }
+                ],
+                "volumes": [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}],
+            }
+        },
+    },
+}
+
+
+def variant() -> dict[str, Any]:
+    return copy.deepcopy(DEPLOYMENT)
+
+
+def test_equal_when_only_spelling_and_order_differ() -> None:
+    other = variant()
+    spec = other["spec"]["template"]["spec"]
+    spec["volumes"].reverse()
+    container = spec["containers"][0]
+    container["env"].reverse()
+    container["env"][1]["value"] = 1  # unquoted in YAML
+    container["resources"]["requests"]["cpu"] = "500m"
+    container["resources"]["requests"]["memory"] = str(2**30)
+    other["spec"] = dict(reversed(list(other["spec"].items())))
+    assert compare([DEPLOYMENT], [other]).clean
+
+
+def test_changed_fields_are_reported_by_path() -> None:
+    other = variant()
+    other["spec"]["replicas"] = 3
+    other["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = "0"
+    other["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "1"
+    drift = compare([DEPLOYMENT], [other])
+    assert not drift.clean
+    report = drift.report()
+    assert "Deployment ns/d: 3 field(s) differ" in report
+    assert "~ spec.replicas: 3 -> 2" in report
+    assert "~ spec.template.spec.containers.runner.env.A.value: '0' -> '1'" in report
+    assert "~ spec.template.spec.containers.runner.resources.requests.cpu: '1' -> '0.5'" in report
+
+
+def test_missing_and_extra_fields_and_objects() -> None:
+    other = variant()
+    del other["spec"]["replicas"]
+    other["spec"]["paused"] = True
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    drift = compare([DEPLOYMENT, config_map], [other, {**config_map, "kind": "Secret"}])
+    report = drift.report()
+    assert "+ spec.replicas: 2   (only in the render)" in report
+    assert "- spec.paused: True   (only in the file)" in report
+    assert "ConfigMap c: only in the render" in report
+    assert "Secret c: only in the file" in report
+
+
+def test_unkeyed_lists_compare_in_order() -> None:
+    a = {"kind": "X", "metadata": {"name": "x"}, "args": ["a", "b"]}
+    b = {"kind": "X", "metadata": {"name": "x"}, "args": ["b", "a"]}
+    assert not compare([a], [b]).clean
