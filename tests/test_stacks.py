@@ -1,0 +1,179 @@
+"""Each stack's real __main__.py under Pulumi mocks, config from its Pulumi.dev.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stack_fixtures import K8S_STACKS, EditConfig
+
+from runner_k8s.manifests import SECRET_MARKER
+from runner_k8s.mockrun import ProgramRun, Registration, run_stack
+from runner_k8s.render import render_stack, render_stacks
+from runner_k8s.stackfile import load_stack_config
+
+PROVIDER = "pulumi:providers:kubernetes"
+# Objects that exist in the cluster and are managed elsewhere: never registered.
+FORBIDDEN_TYPES = {
+    "kubernetes:core/v1:PersistentVolumeClaim",
+    "kubernetes:core/v1:Namespace",
+}
+PRE_EXISTING_SECRETS = {"github-runner-config", "github-mcp-credentials"}
+
+
+def kubernetes_objects(run: ProgramRun) -> list[Registration]:
+    return [r for r in run.resources if r.custom and r.type.startswith("kubernetes:")]
+
+
+def as_manifest(registration: Registration) -> dict[str, Any]:
+    return registration.inputs
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_registered_objects_equal_the_render(repo: Path, stack: str) -> None:
+    stack_dir = repo / "stacks" / stack
+    run = run_stack(stack_dir, "dev")
+    assert run.error is None
+    registered = [as_manifest(r) for r in kubernetes_objects(run)]
+    assert registered, "the stack registered no Kubernetes object"
+    assert registered == render_stack(stack_dir, "dev")
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_one_explicit_provider_with_adoption_options(repo: Path, stack: str) -> None:
+    run = run_stack(repo / "stacks" / stack, "dev")
+    [provider] = run.of_type(PROVIDER)
+    assert provider.inputs["upsertExistingObjects"] == "true"
+    assert provider.inputs["enableConfigMapMutable"] == "true"
+    for obj in kubernetes_objects(run):
+        assert obj.provider.startswith(f"urn:pulumi:dev::{run.project}::")
+        assert f"{PROVIDER}::{provider.name}" in obj.provider, obj.name
+
+
+def test_provider_options_come_from_config(repo_copy: Path, edit_config: EditConfig) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config["provider"] = {
+            "context": "gke_p_z_c",
+            "upsertExistingObjects": False,
+            "enableConfigMapMutable": False,
+        }
+
+    edit_config(repo_copy, "shared", change)
+    run = run_stack(repo_copy / "stacks" / "shared", "dev")
+    [provider] = run.of_type(PROVIDER)
+    assert provider.inputs == {
+        "context": "gke_p_z_c",
+        "upsertExistingObjects": "false",
+        "enableConfigMapMutable": "false",
+    }
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_never_registers_what_the_cluster_already_owns(repo: Path, stack: str) -> None:
+    run = run_stack(repo / "stacks" / stack, "dev")
+    for registration in run.resources:
+        assert registration.type not in FORBIDDEN_TYPES
+        if registration.type == "kubernetes:core/v1:Secret":
+            assert registration.inputs["metadata"]["name"] not in PRE_EXISTING_SECRETS
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_objects_have_their_production_names(repo: Path, stack: str) -> None:
+    # Explicit metadata.name everywhere: Pulumi auto-naming would add a random suffix.
+    run = run_stack(repo / "stacks" / stack, "dev")
+    for obj in kubernetes_objects(run):
+        assert obj.inputs["metadata"]["name"] == obj.name
+
+
+def test_shared_stack_exports_the_wiring(repo: Path) -> None:
+    run = run_stack(repo / "stacks" / "shared", "dev")
+    assert run.outputs["namespace"] == "my-reforge-ai"
+    wiring = run.outputs["wiring"]
+    assert wiring["namespace"] == "my-reforge-ai"
+    assert wiring["codexConfigMap"]["name"] == "codex-config-gh-runner"
+    assert [e["name"] for e in wiring["githubEnv"]] == ["GITHUB_URL", "GITHUB_PAT", "GITHUB_TOKEN"]
+
+
+@pytest.mark.parametrize("stack", ["codex-runner", "gemini-runner"])
+def test_runner_stacks_export_their_deployment(repo: Path, stack: str) -> None:
+    run = run_stack(repo / "stacks" / stack, "dev")
+    [deployment] = run.of_type("kubernetes:apps/v1:Deployment")
+    assert run.outputs == {
+        "deployment": deployment.inputs["metadata"]["name"],
+        "namespace": "my-reforge-ai",
+    }
+
+
+def test_changing_only_the_shared_namespace_moves_both_fleets(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "shared", lambda c: c.update(namespace="runners-canary"))
+    stacks = repo_copy / "stacks"
+    for stack in ("codex-runner", "gemini-runner"):
+        [deployment] = kubernetes_objects(run_stack(stacks / stack, "dev"))
+        assert deployment.inputs["metadata"]["namespace"] == "runners-canary"
+    rendered = render_stacks([stacks / s for s in K8S_STACKS], "dev")
+    assert {m["metadata"]["namespace"] for m in rendered} == {"runners-canary"}
+
+
+def test_github_token_secret_path(repo_copy: Path, edit_config: EditConfig) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config["githubToken"] = {"secure": "v1:AAAAciphertextAAAA"}
+
+    edit_config(repo_copy, "shared", change)
+    stacks = repo_copy / "stacks"
+    shared = run_stack(stacks / "shared", "dev")
+    assert shared.error is None
+    [secret] = shared.of_type("kubernetes:core/v1:Secret")
+    assert secret.inputs["metadata"]["name"] == "gh-runner-github-token"
+    # Registered as a Pulumi secret (blinded by the mock run), never as plaintext.
+    assert secret.inputs["stringData"] == SECRET_MARKER
+    [deployment] = kubernetes_objects(run_stack(stacks / "codex-runner", "dev"))
+    env = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+    pat = next(e for e in env if e["name"] == "GITHUB_PAT")
+    assert pat["valueFrom"]["secretKeyRef"] == {"name": "gh-runner-github-token", "key": "github-pat"}
+
+
+def test_plaintext_github_token_stops_the_program(repo_copy: Path, edit_config: EditConfig) -> None:
+    edit_config(repo_copy, "shared", lambda c: c.update(githubToken="ghp_plaintext"))
+    run = run_stack(repo_copy / "stacks" / "shared", "dev")
+    assert run.error is not None
+    assert "githubToken: must be a Pulumi secret" in run.error
+    assert "ghp_plaintext" not in run.error
+    assert run.resources == []
+
+
+@pytest.mark.parametrize(
+    ("stack", "change", "message"),
+    [
+        ("codex-runner", lambda c: c["runner"].update(replicas=-1), "runner.replicas: must be >= 0"),
+        ("codex-runner", lambda c: c["runner"].update(image=""), "runner.image: must not be empty"),
+        ("gemini-runner", lambda c: c["runner"].update(name="Gemini"), "runner.name: 'Gemini'"),
+        ("gemini-runner", lambda c: c.update(bogus=1), "bogus: unknown key"),
+        ("shared", lambda c: c.update(namespace="My_NS"), "namespace: 'My_NS' is not a DNS-1123"),
+        (
+            "shared",
+            lambda c: c["codexConfig"].update(configToml="model = = 1"),
+            "codexConfig.configToml: is not valid TOML",
+        ),
+    ],
+)
+def test_bad_config_stops_before_any_resource(
+    repo_copy: Path, edit_config: EditConfig, stack: str, change: Any, message: str
+) -> None:
+    edit_config(repo_copy, stack, change)
+    run = run_stack(repo_copy / "stacks" / stack, "dev")
+    assert run.error is not None
+    assert message in run.error
+    assert "Traceback" not in run.error
+    assert run.resources == []
+
+
+def test_dev_stack_files_hold_no_secret(repo: Path) -> None:
+    for stack in (*K8S_STACKS, "bootstrap"):
+        path = repo / "stacks" / stack / "Pulumi.dev.yaml"
+        if path.is_file():
+            config = load_stack_config(path.parent, "dev")
+            assert config.secret_keys == set(), path
+            assert "secure:" not in path.read_text(), path
