@@ -132,7 +132,10 @@ def test_github_token_secret_path(repo_copy: Path, edit_config: EditConfig) -> N
     [deployment] = kubernetes_objects(run_stack(stacks / "codex-runner", "dev"))
     env = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
     pat = next(e for e in env if e["name"] == "GITHUB_PAT")
-    assert pat["valueFrom"]["secretKeyRef"] == {"name": "gh-runner-github-token", "key": "github-pat"}
+    assert pat["valueFrom"]["secretKeyRef"] == {
+        "name": "gh-runner-github-token",
+        "key": "github-pat",
+    }
 
 
 def test_plaintext_github_token_stops_the_program(repo_copy: Path, edit_config: EditConfig) -> None:
@@ -147,7 +150,11 @@ def test_plaintext_github_token_stops_the_program(repo_copy: Path, edit_config: 
 @pytest.mark.parametrize(
     ("stack", "change", "message"),
     [
-        ("codex-runner", lambda c: c["runner"].update(replicas=-1), "runner.replicas: must be >= 0"),
+        (
+            "codex-runner",
+            lambda c: c["runner"].update(replicas=-1),
+            "runner.replicas: must be >= 0",
+        ),
         ("codex-runner", lambda c: c["runner"].update(image=""), "runner.image: must not be empty"),
         ("gemini-runner", lambda c: c["runner"].update(name="Gemini"), "runner.name: 'Gemini'"),
         ("gemini-runner", lambda c: c.update(bogus=1), "bogus: unknown key"),
