@@ -184,3 +184,18 @@ def test_dev_stack_files_hold_no_secret(repo: Path) -> None:
             config = load_stack_config(path.parent, "dev")
             assert config.secret_keys == set(), path
             assert "secure:" not in path.read_text(), path
+
+
+def test_runner_mounting_a_config_map_the_shared_stack_lacks(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    # Only known once the StackReference answers: the Deployment must still never be registered.
+    edit_config(repo_copy, "shared", lambda c: c["codexConfig"].update(enabled=False))
+    run = run_stack(repo_copy / "stacks" / "codex-runner", "dev")
+    assert run.error is not None
+    assert "runner.codexConfigMount: the shared stack has no codex ConfigMap" in run.error
+    assert run.of_type("kubernetes:apps/v1:Deployment") == []
+    # The gemini fleet does not mount it and is unaffected.
+    gemini = run_stack(repo_copy / "stacks" / "gemini-runner", "dev")
+    assert gemini.error is None
+    assert len(gemini.of_type("kubernetes:apps/v1:Deployment")) == 1

@@ -161,3 +161,14 @@ def test_codex_config_toml_is_kept_verbatim() -> None:
     toml = '# keep me\nmodel   =   "x"\n\n[a]\nb = 1\n'
     shared = load_shared({"codexConfig": {"configToml": toml}}, set())
     assert shared.codex_config.config_toml == toml
+
+
+def test_a_stale_shared_stack_output_is_named() -> None:
+    from runner_k8s.config import shared_wiring_output
+
+    with pytest.raises(ConfigError) as caught:
+        shared_wiring_output({"namespace": "my-reforge-ai"})
+    assert str(caught.value).splitlines() == [
+        "sharedStack: its wiring.githubEnv: is required",
+        "sharedStack: update the shared stack (`pulumi up` there) before this one",
+    ]

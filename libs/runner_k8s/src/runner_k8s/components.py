@@ -7,8 +7,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import ProviderConfig, RunnerConfig, SharedConfig, SharedWiring
+from .config import ProviderConfig, RunnerConfig, SharedConfig, shared_wiring_output
 from .manifests import Manifest, codex_config_map, github_token_secret, runner_deployment
+from .program import or_run_error
 
 
 def kubernetes_provider(config: ProviderConfig, name: str = "kubernetes") -> k8s.Provider:
@@ -97,7 +98,7 @@ class RunnerDeployment(pulumi.ComponentResource):
         super().__init__("gh-runner:k8s:RunnerDeployment", name, None, opts)
         # The wiring arrives from a StackReference, so the manifest is known only as an Output.
         manifest: pulumi.Output[Manifest] = pulumi.Output.from_input(wiring).apply(
-            lambda w: runner_deployment(runner, SharedWiring.model_validate(w))
+            lambda w: or_run_error(lambda: runner_deployment(runner, shared_wiring_output(w)))
         )
         self.deployment = k8s.apps.v1.Deployment(
             runner.name,

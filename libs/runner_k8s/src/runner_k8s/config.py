@@ -415,6 +415,17 @@ RESERVED_ENV = frozenset(
 )
 
 
+def shared_wiring_output(value: Any) -> SharedWiring:
+    """The shared stack's ``wiring`` output as read back through a StackReference."""
+    try:
+        return SharedWiring.model_validate(value)
+    except ValidationError as exc:
+        raise ConfigError(
+            [f"sharedStack: its {p}" for p in from_validation_error(exc, "wiring").problems]
+            + ["sharedStack: update the shared stack (`pulumi up` there) before this one"]
+        ) from None
+
+
 def check_runner_wiring(runner: RunnerConfig, wiring: SharedWiring, at: str = "runner") -> None:
     """Rules between a runner and what its shared stack provides."""
     if runner.codex_config_mount is not None and wiring.codex_config_map is None:

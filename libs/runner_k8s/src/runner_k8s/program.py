@@ -15,6 +15,7 @@ from pulumi.runtime import config as runtime_config
 
 from .config import RunnerStackConfig, SharedConfig, load_runner_stack, load_shared
 from .errors import ConfigError
+from .state_backend import PROJECT_KEY, BootstrapConfig, load_bootstrap
 
 T = TypeVar("T")
 
@@ -47,7 +48,8 @@ def engine_config(project: str | None = None) -> tuple[dict[str, Any], set[str]]
     return values, secret_keys
 
 
-def _or_run_error(load: Callable[[], T]) -> T:
+def or_run_error(load: Callable[[], T]) -> T:
+    """Run ``load``; bad config becomes the engine's clean, traceback-free error."""
     try:
         return load()
     except ConfigError as exc:
@@ -56,9 +58,18 @@ def _or_run_error(load: Callable[[], T]) -> T:
 
 def shared_config() -> SharedConfig:
     values, secret_keys = engine_config()
-    return _or_run_error(lambda: load_shared(values, secret_keys))
+    return or_run_error(lambda: load_shared(values, secret_keys))
 
 
 def runner_stack_config() -> RunnerStackConfig:
     values, _ = engine_config()
-    return _or_run_error(lambda: load_runner_stack(values))
+    return or_run_error(lambda: load_runner_stack(values))
+
+
+def bootstrap_config() -> BootstrapConfig:
+    values, _ = engine_config()
+    # A provider-namespaced key, outside what engine_config() returns for this project.
+    namespace, _, key = PROJECT_KEY.partition(":")
+    project = pulumi.Config(namespace).get(key)
+    provider_values = {} if project is None else {PROJECT_KEY: project}
+    return or_run_error(lambda: load_bootstrap(values, provider_values))
