@@ -1,0 +1,329 @@
+"""The bootstrap stack's config and plan: the GCS state bucket, its keys and who may use them.
+
+Pure: no Pulumi here. ``load_bootstrap`` validates ``Pulumi.<stack>.yaml`` and reports every problem
+by its full config key (``bucket.name: ...``, ``gcp:project: ...``); the functions below compute
+what the component in ``gcp.py`` declares and what the stack exports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, ValidationError
+
+from .config import Model
+from .errors import ConfigError, from_validation_error
+
+PROJECT_KEY = "gcp:project"
+
+ONE_DAY_SECONDS = 86_400
+OBJECT_ADMIN = "roles/storage.objectAdmin"
+ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+
+# GCS multi-regions and the Cloud KMS location a key protecting them must be in. Every other
+# location (regions, dual-regions) is spelt the same in both services, in lowercase for KMS.
+_KMS_MULTI_REGIONS = {"us": "us", "eu": "europe", "asia": "asia"}
+
+_PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_LOCATION = re.compile(r"^[A-Za-z]+[0-9]*(-[A-Za-z]+[0-9]+)?$")
+_BUCKET_CHARS = re.compile(r"^[a-z0-9._-]+$")
+_GOOGLE = re.compile(r"g[o0][o0]gle")
+_KMS_ID = re.compile(r"^[a-zA-Z0-9_-]{1,63}$")
+_ROTATION = re.compile(r"^[0-9]+(\.[0-9]{1,9})?s$")
+_SERVICE_ACCOUNT = re.compile(r"^[a-z0-9][-a-z0-9_.]*@[a-z0-9][-a-z0-9.]*\.gserviceaccount\.com$")
+_LABEL_KEY = re.compile(r"^[a-z][-_a-z0-9]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[-_a-z0-9]{0,63}$")
+
+
+# --- single values -----------------------------------------------------------------------------
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why ``name`` breaks the Cloud Storage bucket naming rules, or None when it does not."""
+    what = f"{name!r} is not a valid Cloud Storage bucket name"
+    if not _BUCKET_CHARS.match(name):
+        return f"{what}: use only lowercase letters, digits, '-', '_' and '.'"
+    if not (name[0].isalnum() and name[-1].isalnum()):
+        return f"{what}: it must start and end with a letter or digit"
+    if "." in name:
+        if len(name) > 222 or any(not 1 <= len(part) <= 63 for part in name.split(".")):
+            return (
+                f"{what}: a dotted name is at most 222 characters and each dot-separated "
+                "part 1 to 63 characters"
+            )
+    elif len(name) > 63:
+        return f"{what}: it must be at most 63 characters (222 with dots)"
+    if len(name) < 3:
+        return f"{what}: it must be at least 3 characters"
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        return f"{what}: it must not be an IP address"
+    if name.startswith("goog"):
+        return f"{what}: it must not start with 'goog'"
+    if _GOOGLE.search(name):
+        return f"{what}: it must not contain 'google' or a look-alike"
+    return None
+
+
+def _bucket_name(value: str) -> str:
+    problem = bucket_name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _location(value: str) -> str:
+    if not _LOCATION.match(value):
+        raise ValueError(
+            f"{value!r} is not a Cloud Storage location (a region such as europe-west1, "
+            "a dual-region such as EUR4 or a multi-region such as EU)"
+        )
+    return value
+
+
+def _kms_id(value: str) -> str:
+    if not _KMS_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a Cloud KMS name (1 to 63 letters, digits, '-' and '_')"
+        )
+    return value
+
+
+def rotation_seconds(period: str) -> Decimal:
+    """``"7776000s"`` -> 7776000: the Cloud KMS duration format, seconds with an ``s`` suffix."""
+    if not _ROTATION.match(period):
+        raise ValueError(
+            f"{period!r} is not a Cloud KMS duration: write seconds followed by 's', "
+            "e.g. 7776000s for 90 days"
+        )
+    return Decimal(period[:-1])
+
+
+def _rotation_period(value: str) -> str:
+    if rotation_seconds(value) < ONE_DAY_SECONDS:
+        raise ValueError(
+            f"{value!r} is shorter than one day; Cloud KMS rotates at most daily "
+            f"(use {ONE_DAY_SECONDS}s or more)"
+        )
+    return value
+
+
+def _service_account(value: str) -> str:
+    if value.startswith("serviceAccount:"):
+        raise ValueError("give the e-mail address only, without the 'serviceAccount:' prefix")
+    if not _SERVICE_ACCOUNT.match(value):
+        raise ValueError(
+            f"{value!r} is not a service account e-mail (NAME@PROJECT_ID.iam.gserviceaccount.com)"
+        )
+    return value
+
+
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 64:
+        raise ValueError("at most 64 labels")
+    for key, text in value.items():
+        if not _LABEL_KEY.match(key):
+            raise ValueError(
+                f"label key {key!r}: 1 to 63 lowercase letters, digits, '-' and '_', "
+                "starting with a letter"
+            )
+        if not _LABEL_VALUE.match(text):
+            raise ValueError(
+                f"label {key!r}: the value may hold up to 63 lowercase letters, digits, '-' and '_'"
+            )
+    return value
+
+
+def project_problem(project: object) -> str | None:
+    """Why ``gcp:project`` is unusable, or None."""
+    if project is None or project == "":
+        return "is required; set it with `pulumi config set gcp:project <project-id>`"
+    if not isinstance(project, str) or not _PROJECT_ID.match(project):
+        return (
+            f"{project!r} is not a Google Cloud project id (6 to 30 lowercase letters, digits "
+            "and '-', starting with a letter)"
+        )
+    return None
+
+
+BucketName = Annotated[str, AfterValidator(_bucket_name)]
+Location = Annotated[str, AfterValidator(_location)]
+KmsId = Annotated[str, AfterValidator(_kms_id)]
+RotationPeriod = Annotated[str, AfterValidator(_rotation_period)]
+ServiceAccount = Annotated[str, AfterValidator(_service_account)]
+Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+
+
+# --- the config --------------------------------------------------------------------------------
+
+
+class NoncurrentVersions(Model):
+    """A noncurrent (overwritten) state version is deleted once EITHER limit is reached."""
+
+    # ...it has this many newer versions (the live one included).
+    newer_versions: Annotated[int, Field(strict=True, ge=1)] = 20
+    # ...it has been noncurrent for this many days.
+    days: Annotated[int, Field(strict=True, ge=1)] = 30
+
+
+class BucketSettings(Model):
+    name: BucketName
+    # Cloud Storage keeps deleted objects restorable for 7 to 90 days; 0 (off) is refused here.
+    soft_delete_retention_days: Annotated[int, Field(strict=True, ge=7, le=90)] = 30
+    noncurrent_versions: NoncurrentVersions = NoncurrentVersions()
+
+
+class KmsSettings(Model):
+    # Unset: the KMS location of the bucket's location. Set: it must be that very location.
+    location: Location | None = None
+    # Both keys; Cloud KMS takes seconds with an 's' suffix and at least one day.
+    rotation_period: RotationPeriod = "7776000s"
+
+
+class CmekSettings(Model):
+    enabled: bool = True
+    key_ring: KmsId = "gh-runner-state"
+    key: KmsId = "gh-runner-state"
+
+
+class SecretsKeySettings(Model):
+    key_ring: KmsId = "gh-runner-secrets"
+    key: KmsId = "gh-runner-secrets"
+
+
+class BootstrapSettings(Model):
+    """The keys of ``Pulumi.<stack>.yaml`` in this project's namespace."""
+
+    location: Location
+    bucket: BucketSettings
+    kms: KmsSettings = KmsSettings()
+    cmek: CmekSettings = CmekSettings()
+    secrets: SecretsKeySettings = SecretsKeySettings()
+    automation_service_account: ServiceAccount
+    labels: Labels = Field(default_factory=lambda: {"app": "gh-runner", "managed-by": "pulumi"})
+
+
+class BootstrapConfig(BootstrapSettings):
+    """The settings plus ``gcp:project``, the project every resource of the stack lives in."""
+
+    project: str
+
+    @property
+    def kms_location(self) -> str:
+        """Where both key rings live (``kms.location``, when set, was checked to be the same)."""
+        return kms_location_for(self.location)
+
+
+def kms_location_for(bucket_location: str) -> str:
+    """The Cloud KMS location whose keys may encrypt a bucket in ``bucket_location``."""
+    location = bucket_location.lower()
+    return _KMS_MULTI_REGIONS.get(location, location)
+
+
+def check_bootstrap(settings: BootstrapSettings) -> list[str]:
+    """Rules across keys."""
+    problems = []
+    expected = kms_location_for(settings.location)
+    if settings.kms.location is not None and settings.kms.location.lower() != expected:
+        problems.append(
+            f"kms.location: {settings.kms.location!r} differs from the bucket's location "
+            f"{settings.location!r}; Cloud Storage only uses a key from the same location "
+            f"({expected!r}): set {expected!r} or remove kms.location"
+        )
+    if settings.cmek.enabled and settings.cmek.key_ring == settings.secrets.key_ring:
+        problems.append(
+            f"secrets.keyRing: {settings.secrets.key_ring!r} is also cmek.keyRing; the CMEK key "
+            "and the secrets key each get a key ring of their own, give them different names"
+        )
+    return problems
+
+
+def load_bootstrap(
+    values: Mapping[str, Any], provider_values: Mapping[str, Any]
+) -> BootstrapConfig:
+    """Validate the bootstrap stack's config.
+
+    ``values``: this project's keys, prefix stripped. ``provider_values``: keys of other
+    namespaces, fully qualified; only ``gcp:project`` is read.
+    """
+    problems = []
+    project = provider_values.get(PROJECT_KEY)
+    problem = project_problem(project)
+    if problem is not None:
+        problems.append(f"{PROJECT_KEY}: {problem}")
+    try:
+        settings = BootstrapSettings.model_validate(dict(values))
+    except ValidationError as exc:
+        raise ConfigError(problems + from_validation_error(exc).problems) from None
+    problems += check_bootstrap(settings)
+    if problems:
+        raise ConfigError(problems)
+    assert isinstance(project, str)
+    return BootstrapConfig(project=project, **dict(settings))
+
+
+# --- what the stack declares and exports -------------------------------------------------------
+
+
+def backend_url(bucket_name: str) -> str:
+    """What ``pulumi login`` takes for a DIY backend in this bucket."""
+    return f"gs://{bucket_name}"
+
+
+def crypto_key_id(project: str, location: str, key_ring: str, key: str) -> str:
+    return f"projects/{project}/locations/{location}/keyRings/{key_ring}/cryptoKeys/{key}"
+
+
+def secrets_provider(config: BootstrapConfig) -> str:
+    """What ``pulumi stack init --secrets-provider`` takes to encrypt with the secrets key."""
+    key = crypto_key_id(
+        config.project, config.kms_location, config.secrets.key_ring, config.secrets.key
+    )
+    return f"gcpkms://{key}"
+
+
+def service_account_member(email: str) -> str:
+    """The IAM member of a service account given by its e-mail address."""
+    return f"serviceAccount:{email}"
+
+
+Target = Literal["bucket", "stateKey", "secretsKey"]
+Principal = Literal["automation", "storageServiceAgent"]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One member-level IAM grant: ``principal`` gets ``role`` on ``target``."""
+
+    name: str
+    target: Target
+    role: str
+    principal: Principal
+
+
+def iam_plan(config: BootstrapConfig) -> list[Grant]:
+    """Every grant the stack makes. Nothing for allUsers, allAuthenticatedUsers or the project.
+
+    The storage service agent's e-mail is known only once looked up in Google Cloud, so the plan
+    names principals and the component resolves them.
+    """
+    grants = [
+        Grant("state-automation", "bucket", OBJECT_ADMIN, "automation"),
+        Grant("secrets-key-automation", "secretsKey", ENCRYPTER_DECRYPTER, "automation"),
+    ]
+    if config.cmek.enabled:
+        grants += [
+            Grant(
+                "state-key-storage-agent", "stateKey", ENCRYPTER_DECRYPTER, "storageServiceAgent"
+            ),
+            Grant("state-key-automation", "stateKey", ENCRYPTER_DECRYPTER, "automation"),
+        ]
+    return grants
