@@ -8,6 +8,7 @@ own exports from a mock run of it. What the program registers is recorded, input
 from __future__ import annotations
 
 import runpy
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .manifests import SECRET_MARKER
 from .stackfile import StackConfig, load_stack_config, project_name
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+GCS_SERVICE_AGENT = "gcp:storage/getProjectServiceAccount:getProjectServiceAccount"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class Registration:
     inputs: dict[str, Any]
     custom: bool
     provider: str
+    # URNs this resource waits for: explicit depends_on and the resources its inputs come from.
+    dependencies: tuple[str, ...] = ()
+    protect: bool = False
 
     def as_record(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "inputs": self.inputs}
@@ -68,6 +73,8 @@ class _Mocks(mocks.Mocks):
     def __init__(self, run: ProgramRun, references: dict[str, dict[str, Any]]) -> None:
         self.run = run
         self.references = references
+        # The RegisterResource request being answered on this thread (set by _Monitor).
+        self.registering = threading.local()
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = _plain(args.inputs)
@@ -76,21 +83,49 @@ class _Mocks(mocks.Mocks):
             if name not in self.references:
                 raise ConfigError.at("sharedStack", f"no stack {name!r} to answer the reference")
             return name, {"name": name, "outputs": self.references[name]}
+        request = getattr(self.registering, "request", None)
         self.run.resources.append(
-            Registration(args.typ, args.name, inputs, bool(args.custom), args.provider or "")
+            Registration(
+                args.typ,
+                args.name,
+                inputs,
+                bool(args.custom),
+                args.provider or "",
+                tuple(request.dependencies) if request is not None else (),
+                bool(request.protect) if request is not None else False,
+            )
         )
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        if args.token == GCS_SERVICE_AGENT:
+            # A made-up project number: the real e-mail is only known to Google.
+            email = "service-123456789012@gs-project-accounts.iam.gserviceaccount.com"
+            return {
+                "emailAddress": email,
+                "member": f"serviceAccount:{email}",
+                "project": args.args.get("project"),
+                "id": email,
+            }, []
+        # An empty failure list: the stock monitor iterates it (None made every invoke crash).
+        return {}, []
 
 
 class _Monitor(mocks.MockMonitor):
-    """Keeps the root stack's outputs, which the stock monitor drops."""
+    """Keeps the root stack's outputs, which the stock monitor drops, and hands each
+    registration's dependencies and ``protect`` to the mocks, which the stock monitor does not."""
 
-    def __init__(self, run: ProgramRun, mock: mocks.Mocks) -> None:
+    def __init__(self, run: ProgramRun, mock: _Mocks) -> None:
         super().__init__(mock)
         self.run = run
+        self.mock = mock
+
+    def RegisterResource(self, request: Any) -> Any:
+        self.mock.registering.request = request
+        try:
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        finally:
+            self.mock.registering.request = None
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if "::pulumi:pulumi:Stack::" in request.urn:
