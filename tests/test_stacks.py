@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ def kubernetes_objects(run: ProgramRun) -> list[Registration]:
     return [r for r in run.resources if r.custom and r.type.startswith("kubernetes:")]
 
 
-def as_manifest(registration: Registration) -> dict[str, Any]:
-    return registration.inputs
+def by_object(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Registration order follows when each resource's inputs resolve, so compare as a set.
+    return sorted(manifests, key=lambda m: (m["kind"], m["metadata"]["name"]))
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)
@@ -35,9 +37,9 @@ def test_registered_objects_equal_the_render(repo: Path, stack: str) -> None:
     stack_dir = repo / "stacks" / stack
     run = run_stack(stack_dir, "dev")
     assert run.error is None
-    registered = [as_manifest(r) for r in kubernetes_objects(run)]
+    registered = [r.inputs for r in kubernetes_objects(run)]
     assert registered, "the stack registered no Kubernetes object"
-    assert registered == render_stack(stack_dir, "dev")
+    assert by_object(registered) == by_object(render_stack(stack_dir, "dev"))
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)
@@ -128,7 +130,9 @@ def test_github_token_secret_path(repo_copy: Path, edit_config: EditConfig) -> N
     [secret] = shared.of_type("kubernetes:core/v1:Secret")
     assert secret.inputs["metadata"]["name"] == "gh-runner-github-token"
     # Registered as a Pulumi secret (blinded by the mock run), never as plaintext.
-    assert secret.inputs["stringData"] == SECRET_MARKER
+    assert secret.inputs["stringData"] == {"github-pat": SECRET_MARKER}
+    registered = [r.inputs for r in kubernetes_objects(shared)]
+    assert by_object(registered) == by_object(render_stack(stacks / "shared", "dev"))
     [deployment] = kubernetes_objects(run_stack(stacks / "codex-runner", "dev"))
     env = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
     pat = next(e for e in env if e["name"] == "GITHUB_PAT")
@@ -199,3 +203,19 @@ def test_runner_mounting_a_config_map_the_shared_stack_lacks(
     gemini = run_stack(repo_copy / "stacks" / "gemini-runner", "dev")
     assert gemini.error is None
     assert len(gemini.of_type("kubernetes:apps/v1:Deployment")) == 1
+
+
+def test_github_token_is_registered_as_a_pulumi_secret(repo: Path) -> None:
+    # A decrypted value, as the engine hands it over: it must only ever travel as a secret.
+    stack_dir = repo / "stacks" / "shared"
+    config = load_stack_config(stack_dir, "dev")
+    config = replace(
+        config,
+        values={**config.values, "githubToken": "ghp_decrypted_value"},
+        secret_keys={"githubToken"},
+    )
+    run = run_stack(stack_dir, "dev", config=config)
+    assert run.error is None
+    [secret] = run.of_type("kubernetes:core/v1:Secret")
+    assert secret.inputs["stringData"] == {"github-pat": SECRET_MARKER}
+    assert "ghp_decrypted_value" not in repr(run.resources) + repr(run.outputs)

@@ -7,6 +7,8 @@ own exports from a mock run of it. What the program registers is recorded, input
 
 from __future__ import annotations
 
+import gc
+import logging
 import runpy
 import threading
 from dataclasses import dataclass, field
@@ -56,11 +58,20 @@ class ProgramRun:
         return [r for r in self.resources if r.type == type_]
 
 
+def _blind(value: Any) -> Any:
+    """Every leaf of a secret replaced by the marker; its shape (keys) kept, as the render does."""
+    if isinstance(value, dict):
+        return {k: _blind(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blind(v) for v in value]
+    return SECRET_MARKER
+
+
 def _plain(value: Any) -> Any:
     """Deserialized inputs with secrets blinded and whole floats back to ints."""
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return SECRET_MARKER
+            return _blind(value.get("value"))
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
@@ -156,12 +167,19 @@ def run_program(
     def program() -> None:
         runpy.run_path(main, run_name="__main__")
 
+    # As the engine's language host does: a RunError raised inside an apply also faults sibling
+    # futures nobody awaits, and asyncio would log each of them with a traceback.
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_level = asyncio_log.level
+    asyncio_log.setLevel(logging.CRITICAL)
     try:
         _sync_await(run_in_stack(program))
     except pulumi.RunError as exc:
         run.error = str(exc)
     finally:
         set_root_resource(None)  # type: ignore[arg-type]
+        gc.collect()  # report (to the silenced logger) faulted futures of this run, not a later one
+        asyncio_log.setLevel(asyncio_level)
     return run
 
 
