@@ -1,7 +1,7 @@
 """gh-runner-bootstrap: the GCS state backend of every gh-runner stack, and its KMS keys.
 
 Its own state stays on a local file backend (or is moved into the bucket afterwards); see
-docs/state-backend.md.
+the README's State backend section.
 """
 
 import pulumi
