@@ -219,3 +219,21 @@ def test_github_token_is_registered_as_a_pulumi_secret(repo: Path) -> None:
     [secret] = run.of_type("kubernetes:core/v1:Secret")
     assert secret.inputs["stringData"] == {"github-pat": SECRET_MARKER}
     assert "ghp_decrypted_value" not in repr(run.resources) + repr(run.outputs)
+
+
+@pytest.mark.parametrize(
+    ("stack", "component"),
+    [
+        ("shared", "gh-runner:k8s:SharedResources"),
+        ("codex-runner", "gh-runner:k8s:RunnerDeployment"),
+        ("gemini-runner", "gh-runner:k8s:RunnerDeployment"),
+    ],
+)
+def test_objects_are_children_of_the_stack_component(
+    repo: Path, stack: str, component: str
+) -> None:
+    run = run_stack(repo / "stacks" / stack, "dev")
+    [owner] = run.of_type(component)
+    assert not owner.custom
+    for obj in kubernetes_objects(run):
+        assert obj.parent.endswith(f"{component}::{owner.name}"), obj.parent

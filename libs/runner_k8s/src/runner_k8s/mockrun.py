@@ -40,6 +40,7 @@ class Registration:
     # URNs this resource waits for: explicit depends_on and the resources its inputs come from.
     dependencies: tuple[str, ...] = ()
     protect: bool = False
+    parent: str = ""  # URN of the parent resource ("" for the root stack's direct children)
 
     def as_record(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "inputs": self.inputs}
@@ -104,6 +105,7 @@ class _Mocks(mocks.Mocks):
                 args.provider or "",
                 tuple(request.dependencies) if request is not None else (),
                 bool(request.protect) if request is not None else False,
+                request.parent if request is not None else "",
             )
         )
         return f"{args.name}-id", dict(args.inputs)
@@ -124,7 +126,7 @@ class _Mocks(mocks.Mocks):
 
 class _Monitor(mocks.MockMonitor):
     """Keeps the root stack's outputs, which the stock monitor drops, and hands each
-    registration's dependencies and ``protect`` to the mocks, which the stock monitor does not."""
+    registration's dependencies, ``protect`` and parent to the mocks, which it does not."""
 
     def __init__(self, run: ProgramRun, mock: _Mocks) -> None:
         super().__init__(mock)
