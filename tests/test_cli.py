@@ -183,3 +183,19 @@ def test_resources_format_lists_what_the_program_registers(
         ("kubernetes:apps/v1:Deployment", "gemini-gh-runner"),
     ]
     assert set(records[2]) == {"type", "name", "inputs"}
+
+
+def test_diff_against_a_kubectl_list_from_the_cluster(repo: Path, tmp_path: Path) -> None:
+    rendered = render_stacks([repo / d for d in DEFAULT_STACK_DIRS], "dev")
+    live = []
+    for manifest in rendered:
+        obj = json.loads(json.dumps(manifest))
+        obj["metadata"] |= {"uid": "u", "resourceVersion": "1", "managedFields": []}
+        obj["status"] = {"observedGeneration": 1}
+        live.append(obj)
+    dump = tmp_path / "live.yaml"
+    dump.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": live}))
+    assert gh_runner("diff", str(dump), cwd=repo).returncode == 1
+    result = gh_runner("diff", "--live", str(dump), cwd=repo)
+    assert result.returncode == 0, result.stdout
+    assert "no drift: 3 object(s) match" in result.stdout

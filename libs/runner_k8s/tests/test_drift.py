@@ -77,3 +77,17 @@ def test_unkeyed_lists_compare_in_order() -> None:
     a = {"kind": "X", "metadata": {"name": "x"}, "args": ["a", "b"]}
     b = {"kind": "X", "metadata": {"name": "x"}, "args": ["b", "a"]}
     assert not compare([a], [b]).clean
+
+
+def test_live_objects_ignore_what_only_the_server_adds() -> None:
+    live = variant()
+    live["status"] = {"readyReplicas": 2}
+    live["metadata"]["uid"] = "1234"
+    live["spec"]["template"]["spec"]["dnsPolicy"] = "ClusterFirst"
+    assert not compare([DEPLOYMENT], [live]).clean
+    assert compare([DEPLOYMENT], [live], live=True).clean
+    live["spec"]["replicas"] = 0  # but a changed or missing field still counts
+    del live["spec"]["template"]["spec"]["volumes"]
+    report = compare([DEPLOYMENT], [live], live=True).report()
+    assert "~ spec.replicas: 0 -> 2" in report
+    assert "+ spec.template.spec.volumes:" in report

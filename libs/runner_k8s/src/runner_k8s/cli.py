@@ -85,7 +85,7 @@ def _render(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     rendered = render_stacks(_stack_dirs(args.stack_dir), args.stack)
     applied = [m for f in args.files for m in load_manifests(Path(f))]
-    drift = compare(rendered, applied)
+    drift = compare(rendered, applied, live=args.live)
     if drift.clean:
         print(f"no drift: {len(rendered)} object(s) match {', '.join(args.files)}")
         return 0
@@ -129,6 +129,12 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="DIR",
         help="stack directory to render (repeatable; default: the three Kubernetes stacks)",
+    )
+    diff.add_argument(
+        "--live",
+        action="store_true",
+        help="FILE was read back from the cluster (kubectl get -o yaml): ignore fields only it "
+        "has, such as status and server-side defaults",
     )
     diff.add_argument("files", nargs="+", metavar="FILE")
     diff.set_defaults(handler=_diff)

@@ -116,9 +116,13 @@ def _compare(rendered: Any, applied: Any, path: str, field: str, out: list[Chang
         out.append(Change(path, rendered, applied))
 
 
-def changes(rendered: Manifest, applied: Manifest) -> list[Change]:
+def changes(rendered: Manifest, applied: Manifest, live: bool = False) -> list[Change]:
+    """Field differences. ``live``: ``applied`` was read back from the cluster, so fields only
+    it has (status, server defaults, managed metadata) are not drift."""
     out: list[Change] = []
     _compare(rendered, applied, "", "", out)
+    if live:
+        out = [c for c in out if c.rendered is not _MISSING]
     return out
 
 
@@ -144,10 +148,10 @@ class Drift:
         return "\n".join(lines)
 
 
-def compare(rendered: Iterable[Manifest], applied: Iterable[Manifest]) -> Drift:
+def compare(rendered: Iterable[Manifest], applied: Iterable[Manifest], live: bool = False) -> Drift:
     r = {object_id(m): m for m in rendered}
     a = {object_id(m): m for m in applied}
-    changed = {obj: c for obj in r if obj in a if (c := changes(r[obj], a[obj]))}
+    changed = {obj: c for obj in r if obj in a if (c := changes(r[obj], a[obj], live))}
     return Drift(
         only_rendered=[obj for obj in r if obj not in a],
         only_applied=[obj for obj in a if obj not in r],

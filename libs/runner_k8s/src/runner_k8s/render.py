@@ -128,4 +128,14 @@ def load_manifests(path: Path) -> list[dict[str, Any]]:
         raise ConfigError.at(str(path), f"cannot be read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigError.at(str(path), f"is not valid YAML: {exc}") from None
-    return [d for d in documents if d]
+    # `kubectl get -o yaml` of several objects gives one List holding them.
+    return [
+        item
+        for document in documents
+        if document
+        for item in (document.get("items") or [] if _is_list(document) else [document])
+    ]
+
+
+def _is_list(document: dict[str, Any]) -> bool:
+    return str(document.get("kind", "")).endswith("List") and "items" in document
