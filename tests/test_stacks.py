@@ -57,6 +57,7 @@ def test_provider_options_come_from_config(repo_copy: Path, edit_config: EditCon
     def change(config: dict[str, Any]) -> None:
         config["provider"] = {
             "context": "gke_p_z_c",
+            "kubeconfig": "apiVersion: v1\nkind: Config\n",
             "upsertExistingObjects": False,
             "enableConfigMapMutable": False,
         }
@@ -66,6 +67,7 @@ def test_provider_options_come_from_config(repo_copy: Path, edit_config: EditCon
     [provider] = run.of_type(PROVIDER)
     assert provider.inputs == {
         "context": "gke_p_z_c",
+        "kubeconfig": SECRET_MARKER,
         "upsertExistingObjects": "false",
         "enableConfigMapMutable": "false",
     }

@@ -172,3 +172,13 @@ def test_a_stale_shared_stack_output_is_named() -> None:
         "sharedStack: its wiring.githubEnv: is required",
         "sharedStack: update the shared stack (`pulumi up` there) before this one",
     ]
+
+
+def test_secrets_outside_github_token_and_provider_are_refused() -> None:
+    message = shared_error({"codexConfig": {"configToml": ""}}, {"codexConfig"})
+    assert message.startswith("codexConfig: holds a secret value, which would be written")
+    with pytest.raises(ConfigError, match=r"^runner: holds a secret value"):
+        load_runner_stack(runner_values(env={"API_KEY": "x"}), {"runner"})
+    # A kubeconfig may carry credentials: the provider block may be secret.
+    load_runner_stack({**runner_values(), "provider": {"kubeconfig": "..."}}, {"provider"})
+    load_shared({"provider": {"kubeconfig": "..."}}, {"provider"})

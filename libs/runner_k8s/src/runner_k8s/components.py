@@ -17,7 +17,8 @@ def kubernetes_provider(config: ProviderConfig, name: str = "kubernetes") -> k8s
     return k8s.Provider(
         name,
         context=config.context,
-        kubeconfig=config.kubeconfig,
+        # A kubeconfig may embed credentials: keep it out of the state in plain text.
+        kubeconfig=pulumi.Output.secret(config.kubeconfig) if config.kubeconfig else None,
         upsert_existing_objects=config.upsert_existing_objects,
         enable_config_map_mutable=config.enable_config_map_mutable,
     )

@@ -323,9 +323,20 @@ def _validate(model: type[M], values: Mapping[str, Any]) -> M:
         raise from_validation_error(exc) from None
 
 
+def _misplaced_secrets(secret_keys: set[str], allowed: set[str]) -> list[str]:
+    """Secret config under a key whose value lands in a plain Kubernetes field (env, ConfigMap)
+    would be decrypted into the cluster and the state: refuse it. ``provider`` may be secret, since
+    a kubeconfig can carry credentials."""
+    return [
+        f"{key}: holds a secret value, which would be written into the cluster in plain text; "
+        "keep secrets in a Kubernetes Secret (mount it with runner.secretMounts) instead"
+        for key in sorted(secret_keys - allowed - {"provider"})
+    ]
+
+
 def load_shared(values: Mapping[str, Any], secret_keys: set[str]) -> SharedConfig:
     """Validate the shared stack's config. ``secret_keys``: keys set with ``--secret``."""
-    problems = []
+    problems = _misplaced_secrets(secret_keys, allowed={"githubToken"})
     if "githubToken" in values and "githubToken" not in secret_keys:
         # Refuse before anything else so the plaintext never travels further.
         problems.append(
@@ -350,7 +361,12 @@ def check_shared(shared: SharedConfig, keys_set: set[str]) -> list[str]:
     return problems
 
 
-def load_runner_stack(values: Mapping[str, Any]) -> RunnerStackConfig:
+def load_runner_stack(
+    values: Mapping[str, Any], secret_keys: set[str] | None = None
+) -> RunnerStackConfig:
+    misplaced = _misplaced_secrets(secret_keys or set(), allowed=set())
+    if misplaced:
+        raise ConfigError(misplaced)
     config = _validate(RunnerStackConfig, values)
     problems = check_runner(config.runner, "runner")
     if problems:

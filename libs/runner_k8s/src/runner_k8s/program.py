@@ -62,8 +62,8 @@ def shared_config() -> SharedConfig:
 
 
 def runner_stack_config() -> RunnerStackConfig:
-    values, _ = engine_config()
-    return or_run_error(lambda: load_runner_stack(values))
+    values, secret_keys = engine_config()
+    return or_run_error(lambda: load_runner_stack(values, secret_keys))
 
 
 def bootstrap_config() -> BootstrapConfig:

@@ -60,7 +60,7 @@ def render_stack(stack_dir: Path, stack: str) -> list[Manifest]:
     if config.project == SHARED_PROJECT:
         return shared_manifests(load_shared(config.values, config.secret_keys))
     if config.project in RUNNER_PROJECTS or "runner" in config.values:
-        runner_stack = load_runner_stack(config.values)
+        runner_stack = load_runner_stack(config.values, config.secret_keys)
         wiring = shared_wiring_for(runner_stack, stack, stack_dir)
         return [runner_deployment(runner_stack.runner, wiring)]
     raise ConfigError.at(
