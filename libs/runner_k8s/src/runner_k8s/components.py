@@ -66,7 +66,6 @@ class SharedResources(pulumi.ComponentResource):
         if shared.github_token is not None:
             token = pulumi.Output.secret(shared.github_token.get_secret_value())
             secret = github_token_secret(shared, token)
-            assert secret is not None
             self.token_secret = k8s.core.v1.Secret(
                 secret["metadata"]["name"],
                 metadata=secret["metadata"],

@@ -46,11 +46,9 @@ def codex_config_map(shared: SharedConfig) -> Manifest | None:
     }
 
 
-def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> Manifest | None:
+def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> Manifest:
     """The Secret made from ``githubToken``. ``token`` is whatever stands for the value: a Pulumi
     secret Output in the program, the marker in the offline render."""
-    if shared.github_token is None:
-        return None
     ref = shared.secret_refs.managed_token
     return {
         "apiVersion": "v1",
@@ -90,8 +88,15 @@ def shared_wiring(shared: SharedConfig) -> SharedWiring:
     )
 
 
-def shared_manifests(shared: SharedConfig, token: object = SECRET_MARKER) -> list[Manifest]:
-    return [m for m in (codex_config_map(shared), github_token_secret(shared, token)) if m]
+def shared_manifests(shared: SharedConfig) -> list[Manifest]:
+    """What the shared stack creates, as the offline render shows it."""
+    manifests: list[Manifest] = []
+    config_map = codex_config_map(shared)
+    if config_map is not None:
+        manifests.append(config_map)
+    if shared.github_token is not None:
+        manifests.append(github_token_secret(shared))
+    return manifests
 
 
 def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, Any]]:
