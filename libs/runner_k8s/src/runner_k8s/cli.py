@@ -15,7 +15,6 @@ from pathlib import Path
 from .drift import compare
 from .errors import ConfigError
 from .manifests import SECRET_MARKER, Manifest
-from .mockrun import run_stack
 from .render import (
     DEFAULT_STACK_DIRS,
     FALLBACK_FILE,
@@ -52,6 +51,9 @@ def _has_secret_marker(manifest: Manifest) -> bool:
 def _render(args: argparse.Namespace) -> int:
     stack_dirs = _stack_dirs(args.stack_dirs)
     if args.format == "resources":
+        # Imported here: the Pulumi SDK doubles the start-up time of the plain render.
+        from .mockrun import run_stack
+
         for stack_dir in stack_dirs:
             run = run_stack(stack_dir, args.stack)
             if run.error is not None:
