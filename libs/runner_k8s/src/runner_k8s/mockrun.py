@@ -7,7 +7,6 @@ own exports from a mock run of it. What the program registers is recorded, input
 
 from __future__ import annotations
 
-import gc
 import logging
 import runpy
 import threading
@@ -21,10 +20,11 @@ from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from .config import SHARED_PROJECT, load_runner_stack
+from .config import load_runner_stack
 from .errors import ConfigError
 from .manifests import SECRET_MARKER
-from .stackfile import StackConfig, load_stack_config, project_name
+from .render import shared_stack_of
+from .stackfile import StackConfig, load_stack_config
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 GCS_SERVICE_AGENT = "gcp:storage/getProjectServiceAccount:getProjectServiceAccount"
@@ -169,27 +169,17 @@ def run_program(
     def program() -> None:
         runpy.run_path(main, run_name="__main__")
 
-    # As the engine's language host does: a RunError raised inside an apply also faults sibling
-    # futures nobody awaits, and asyncio would log each of them with a traceback.
-    asyncio_log = logging.getLogger("asyncio")
-    asyncio_level = asyncio_log.level
-    asyncio_log.setLevel(logging.CRITICAL)
+    # As the engine's language host does, for the whole process: a RunError raised inside an apply
+    # also faults sibling futures nobody awaits, and asyncio would log each of them, with a
+    # traceback, whenever they are garbage-collected (as late as interpreter exit).
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         _sync_await(run_in_stack(program))
     except pulumi.RunError as exc:
         run.error = str(exc)
     finally:
         set_root_resource(None)  # type: ignore[arg-type]
-        gc.collect()  # report (to the silenced logger) faulted futures of this run, not a later one
-        asyncio_log.setLevel(asyncio_level)
     return run
-
-
-def _shared_dir(stack_dir: Path) -> Path | None:
-    for candidate in sorted(stack_dir.parent.glob("*/Pulumi.yaml")):
-        if project_name(candidate.parent) == SHARED_PROJECT:
-            return candidate.parent
-    return None
 
 
 def run_stack(stack_dir: Path, stack: str, config: StackConfig | None = None) -> ProgramRun:
@@ -198,14 +188,12 @@ def run_stack(stack_dir: Path, stack: str, config: StackConfig | None = None) ->
     references: dict[str, dict[str, Any]] = {}
     if "runner" in config.values:
         try:
-            reference = load_runner_stack(config.values).shared_stack_name(stack)
+            runner_stack = load_runner_stack(config.values)
+            shared_dir, shared_stack = shared_stack_of(runner_stack, stack, stack_dir)
         except ConfigError:
-            reference = None  # the program itself will stop on the same bad config
-        shared_dir = _shared_dir(stack_dir)
-        if reference is not None and shared_dir is not None:
-            _org, project, shared_stack = reference.split("/")
-            if project == SHARED_PROJECT:
-                shared_run = run_stack(shared_dir, shared_stack)
-                if shared_run.error is None:
-                    references[reference] = shared_run.outputs
+            pass  # the program itself stops on the same bad config or unanswered reference
+        else:
+            shared_run = run_stack(shared_dir, shared_stack)
+            if shared_run.error is None:
+                references[runner_stack.shared_stack_name(stack)] = shared_run.outputs
     return run_program(stack_dir, config, references)

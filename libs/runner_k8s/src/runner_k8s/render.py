@@ -37,21 +37,23 @@ def find_repo_root(start: Path | None = None) -> Path:
     raise ConfigError.at(str(here), "not inside the gh-runner repository (no stacks/shared)")
 
 
-def _shared_stack_dir(near: Path) -> Path:
-    for stacks_dir in (near.parent, find_repo_root(near) / "stacks"):
+def shared_stack_of(config: RunnerStackConfig, stack: str, stack_dir: Path) -> tuple[Path, str]:
+    """Where the shared stack a runner stack references lives in this repository: its directory
+    (a sibling of the runner's) and its stack name."""
+    reference = config.shared_stack_name(stack)
+    _org, project, shared_stack = reference.split("/")
+    if project != SHARED_PROJECT:
+        raise ConfigError.at("sharedStack", f"{reference!r} is not a {SHARED_PROJECT} stack")
+    for stacks_dir in (stack_dir.parent, find_repo_root(stack_dir) / "stacks"):
         for candidate in sorted(stacks_dir.glob("*/Pulumi.yaml")):
             if project_name(candidate.parent) == SHARED_PROJECT:
-                return candidate.parent
+                return candidate.parent, shared_stack
     raise ConfigError.at("sharedStack", f"no {SHARED_PROJECT} project found in this repository")
 
 
 def shared_wiring_for(config: RunnerStackConfig, stack: str, stack_dir: Path) -> SharedWiring:
     """What the runner stack's StackReference would read, worked out offline."""
-    reference = config.shared_stack_name(stack)
-    _org, project, shared_stack = reference.split("/")
-    if project != SHARED_PROJECT:
-        raise ConfigError.at("sharedStack", f"{reference!r} is not a {SHARED_PROJECT} stack")
-    shared_file = load_stack_config(_shared_stack_dir(stack_dir), shared_stack)
+    shared_file = load_stack_config(*shared_stack_of(config, stack, stack_dir))
     return shared_wiring(load_shared(shared_file.values, shared_file.secret_keys))
 
 
