@@ -199,3 +199,31 @@ def test_diff_against_a_kubectl_list_from_the_cluster(repo: Path, tmp_path: Path
     result = gh_runner("diff", "--live", str(dump), cwd=repo)
     assert result.returncode == 0, result.stdout
     assert "no drift: 3 object(s) match" in result.stdout
+
+
+def test_resources_format_covers_the_bootstrap_stack(repo: Path) -> None:
+    result = gh_runner("render", "--format", "resources", "stacks/bootstrap", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    bucket = next(r for r in records if r["type"] == "gcp:storage/bucket:Bucket")
+    assert bucket["inputs"]["versioning"] == {"enabled": True}
+    assert {r["type"] for r in records} >= {
+        "pulumi:providers:gcp",
+        "gcp:kms/keyRing:KeyRing",
+        "gcp:kms/cryptoKey:CryptoKey",
+    }
+    # It has no Kubernetes objects: the YAML render says so instead of printing nothing.
+    yaml_render = gh_runner("render", "stacks/bootstrap", cwd=repo)
+    assert yaml_render.returncode == 2
+    assert "registers no Kubernetes objects" in yaml_render.stderr
+    assert "--format resources" in yaml_render.stderr
+
+
+def test_resources_format_reports_bad_config_with_exit_2(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "bootstrap", lambda c: c["bucket"].update(name="Not_A_Bucket"))
+    result = gh_runner("render", "--format", "resources", "stacks/bootstrap", cwd=repo_copy)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "bucket.name: 'Not_A_Bucket' is not a valid Cloud Storage bucket name" in result.stderr
