@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -316,11 +316,12 @@ SHARED_PROJECT = "gh-runner-shared"
 M = TypeVar("M", bound=BaseModel)
 
 
-def _validate(model: type[M], values: Mapping[str, Any]) -> M:
+def validate(model: type[M], values: Mapping[str, Any], earlier: Sequence[str] = ()) -> M:
+    """``values`` as a ``model``; a failure raises every problem, ``earlier`` ones first."""
     try:
         return model.model_validate(dict(values))
     except ValidationError as exc:
-        raise from_validation_error(exc) from None
+        raise ConfigError([*earlier, *from_validation_error(exc).problems]) from None
 
 
 def _misplaced_secrets(secret_keys: set[str], allowed: set[str]) -> list[str]:
@@ -344,10 +345,7 @@ def load_shared(values: Mapping[str, Any], secret_keys: set[str]) -> SharedConfi
             "`pulumi config set --secret githubToken` (plaintext values are refused)"
         )
         values = {k: v for k, v in values.items() if k != "githubToken"}
-    try:
-        shared = _validate(SharedConfig, values)
-    except ConfigError as exc:
-        raise ConfigError(problems + exc.problems) from None
+    shared = validate(SharedConfig, values, problems)
     problems += check_shared(shared, set(values))
     if problems:
         raise ConfigError(problems)
@@ -367,7 +365,7 @@ def load_runner_stack(
     misplaced = _misplaced_secrets(secret_keys or set(), allowed=set())
     if misplaced:
         raise ConfigError(misplaced)
-    config = _validate(RunnerStackConfig, values)
+    config = validate(RunnerStackConfig, values)
     problems = check_runner(config.runner, "runner")
     if problems:
         raise ConfigError(problems)

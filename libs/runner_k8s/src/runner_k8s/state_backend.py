@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field
 
-from .config import Model
-from .errors import ConfigError, from_validation_error
+from .config import Model, validate
+from .errors import ConfigError
 
 PROJECT_KEY = "gcp:project"
 
@@ -259,10 +259,7 @@ def load_bootstrap(
     problem = project_problem(project)
     if problem is not None:
         problems.append(f"{PROJECT_KEY}: {problem}")
-    try:
-        settings = BootstrapSettings.model_validate(dict(values))
-    except ValidationError as exc:
-        raise ConfigError(problems + from_validation_error(exc).problems) from None
+    settings = validate(BootstrapSettings, values, problems)
     problems += check_bootstrap(settings)
     if problems:
         raise ConfigError(problems)
