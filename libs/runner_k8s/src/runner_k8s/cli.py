@@ -52,10 +52,11 @@ def _render(args: argparse.Namespace) -> int:
     stack_dirs = _stack_dirs(args.stack_dirs)
     if args.format == "resources":
         # Imported here: the Pulumi SDK doubles the start-up time of the plain render.
-        from .mockrun import run_stack
+        from .mockrun import ProgramRun, run_stack
 
+        runs: dict[tuple[Path, str], ProgramRun] = {}  # each shared stack runs once
         for stack_dir in stack_dirs:
-            run = run_stack(stack_dir, args.stack)
+            run = run_stack(stack_dir, args.stack, runs=runs)
             if run.error is not None:
                 raise ConfigError([f"{stack_dir}: {run.error}"])
             for registration in run.resources:

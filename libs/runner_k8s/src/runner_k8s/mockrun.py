@@ -182,8 +182,17 @@ def run_program(
     return run
 
 
-def run_stack(stack_dir: Path, stack: str, config: StackConfig | None = None) -> ProgramRun:
-    """Run one stack of this repository; a runner's shared stack is run first to answer it."""
+def run_stack(
+    stack_dir: Path,
+    stack: str,
+    config: StackConfig | None = None,
+    runs: dict[tuple[Path, str], ProgramRun] | None = None,
+) -> ProgramRun:
+    """Run one stack of this repository; a runner's shared stack is run first to answer it.
+
+    ``runs``: runs already made, by (directory, stack); the shared stack's is reused from there
+    and every run made here is added to it."""
+    runs = {} if runs is None else runs
     config = config or load_stack_config(stack_dir, stack)
     references: dict[str, dict[str, Any]] = {}
     if "runner" in config.values:
@@ -193,7 +202,12 @@ def run_stack(stack_dir: Path, stack: str, config: StackConfig | None = None) ->
         except ConfigError:
             pass  # the program itself stops on the same bad config or unanswered reference
         else:
-            shared_run = run_stack(shared_dir, shared_stack)
+            shared_key = (shared_dir.resolve(), shared_stack)
+            if shared_key not in runs:
+                runs[shared_key] = run_stack(shared_dir, shared_stack, runs=runs)
+            shared_run = runs[shared_key]
             if shared_run.error is None:
                 references[runner_stack.shared_stack_name(stack)] = shared_run.outputs
-    return run_program(stack_dir, config, references)
+    run = run_program(stack_dir, config, references)
+    runs[(stack_dir.resolve(), stack)] = run
+    return run
