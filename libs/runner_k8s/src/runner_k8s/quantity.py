@@ -49,10 +49,3 @@ def parse_quantity(value: object) -> Decimal:
         return number * Decimal(10) ** int(match["exp"][1:])
     return number * _SUFFIXES[match["suffix"] or ""]
 
-
-def is_quantity(value: object) -> bool:
-    try:
-        parse_quantity(value)
-    except ValueError:
-        return False
-    return True
