@@ -48,4 +48,3 @@ def parse_quantity(value: object) -> Decimal:
     if match["exp"]:
         return number * Decimal(10) ** int(match["exp"][1:])
     return number * _SUFFIXES[match["suffix"] or ""]
-
