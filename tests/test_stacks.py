@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from stack_fixtures import K8S_STACKS, EditConfig
 
-from runner_k8s.manifests import SECRET_MARKER
+from runner_k8s.manifests import SECRET_MARKER, SKIP_AWAIT
 from runner_k8s.mockrun import ProgramRun, Registration, run_stack
 from runner_k8s.render import render_stack, render_stacks
 from runner_k8s.stackfile import load_stack_config
@@ -71,6 +71,42 @@ def test_provider_options_come_from_config(repo_copy: Path, edit_config: EditCon
         "upsertExistingObjects": "false",
         "enableConfigMapMutable": "false",
     }
+
+
+def without_skip_await(manifest: dict[str, Any]) -> dict[str, Any]:
+    annotations = dict(manifest["metadata"].get("annotations", {}))
+    assert annotations.pop(SKIP_AWAIT) == "true", manifest["metadata"]["name"]
+    metadata = {k: v for k, v in manifest["metadata"].items() if k != "annotations"}
+    return {
+        **manifest,
+        "metadata": {**metadata, **({"annotations": annotations} if annotations else {})},
+    }
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_test_only_provider_switches(repo_copy: Path, edit_config: EditConfig, stack: str) -> None:
+    """renderYamlToDirectory reaches the provider; skipAwait annotates every object and changes
+    nothing else about it (the render, which never shows it, is still what is registered)."""
+    out = str(repo_copy / "rendered")
+    edit_config(
+        repo_copy, stack, lambda c: c["provider"].update(renderYamlToDirectory=out, skipAwait=True)
+    )
+    stack_dir = repo_copy / "stacks" / stack
+    run = run_stack(stack_dir, "dev")
+    assert run.error is None
+    [provider] = run.of_type(PROVIDER)
+    assert provider.inputs["renderYamlToDirectory"] == out
+    registered = [without_skip_await(r.inputs) for r in kubernetes_objects(run)]
+    assert by_object(registered) == by_object(render_stack(stack_dir, "dev"))
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_skip_await_is_off_by_default(repo: Path, stack: str) -> None:
+    run = run_stack(repo / "stacks" / stack, "dev")
+    [provider] = run.of_type(PROVIDER)
+    assert "renderYamlToDirectory" not in provider.inputs
+    for obj in kubernetes_objects(run):
+        assert SKIP_AWAIT not in obj.inputs["metadata"].get("annotations", {}), obj.name
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)

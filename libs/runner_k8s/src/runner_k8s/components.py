@@ -8,7 +8,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import ProviderConfig, RunnerConfig, SharedConfig, shared_wiring_output
-from .manifests import Manifest, codex_config_map, github_token_secret, runner_deployment
+from .manifests import (
+    Manifest,
+    codex_config_map,
+    github_token_secret,
+    provider_metadata,
+    runner_deployment,
+)
 from .program import or_run_error
 
 
@@ -21,6 +27,7 @@ def kubernetes_provider(config: ProviderConfig, name: str = "kubernetes") -> k8s
         kubeconfig=pulumi.Output.secret(config.kubeconfig) if config.kubeconfig else None,
         upsert_existing_objects=config.upsert_existing_objects,
         enable_config_map_mutable=config.enable_config_map_mutable,
+        render_yaml_to_directory=config.render_yaml_to_directory,
     )
 
 
@@ -30,6 +37,11 @@ def _child_options(
     return pulumi.ResourceOptions(
         parent=parent, provider=provider, retain_on_delete=provider_config.retain_on_delete
     )
+
+
+def _metadata(manifest: Manifest, provider_config: ProviderConfig) -> Any:
+    # Typed Any: the SDK's ObjectMetaArgs unions do not admit a plain dict.
+    return provider_metadata(manifest["metadata"], provider_config)
 
 
 def _part(manifest: pulumi.Output[Manifest], key: str) -> pulumi.Output[Any]:
@@ -57,7 +69,7 @@ class SharedResources(pulumi.ComponentResource):
         if manifest is not None:
             self.config_map = k8s.core.v1.ConfigMap(
                 manifest["metadata"]["name"],
-                metadata=manifest["metadata"],
+                metadata=_metadata(manifest, shared.provider),
                 data=manifest["data"],
                 opts=child,
             )
@@ -68,7 +80,7 @@ class SharedResources(pulumi.ComponentResource):
             secret = github_token_secret(shared, token)
             self.token_secret = k8s.core.v1.Secret(
                 secret["metadata"]["name"],
-                metadata=secret["metadata"],
+                metadata=_metadata(secret, shared.provider),
                 type=secret["type"],
                 string_data=secret["stringData"],
                 opts=child,
@@ -102,7 +114,7 @@ class RunnerDeployment(pulumi.ComponentResource):
         )
         self.deployment = k8s.apps.v1.Deployment(
             runner.name,
-            metadata=_part(manifest, "metadata"),
+            metadata=manifest.apply(lambda m: _metadata(m, provider_config)),
             spec=_part(manifest, "spec"),
             opts=_child_options(self, provider, provider_config),
         )

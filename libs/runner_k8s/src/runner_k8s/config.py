@@ -124,6 +124,13 @@ class ProviderConfig(Model):
     enable_config_map_mutable: bool = True
     # Leave objects in the cluster when Pulumi deletes them (hand the fleet back to kubectl).
     retain_on_delete: bool = False
+    # Test-only: write the objects as YAML files into this directory instead of applying them
+    # (the engine tier runs the real CLI and provider with no cluster).
+    render_yaml_to_directory: str | None = None
+    # Test-only: annotate every object `pulumi.com/skipAwait`, for API servers with no controllers
+    # or kubelet, where a Deployment never becomes ready. Never for a real cluster: Pulumi would
+    # then report a broken rollout as a success.
+    skip_await: bool = False
 
 
 # --- the shared stack --------------------------------------------------------------------------

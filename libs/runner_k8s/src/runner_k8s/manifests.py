@@ -13,6 +13,7 @@ from .config import (
     ConfigMapRef,
     EnvVar,
     EnvVarSource,
+    ProviderConfig,
     RunnerConfig,
     SecretKeyRef,
     SecretKeySelector,
@@ -25,6 +26,19 @@ Manifest = dict[str, Any]
 
 # What the offline render shows in place of a secret value; never the value itself.
 SECRET_MARKER = "[secret]"
+
+
+# Tells pulumi-kubernetes not to wait for readiness (test-only; see ProviderConfig.skip_await).
+SKIP_AWAIT = "pulumi.com/skipAwait"
+
+
+def provider_metadata(metadata: dict[str, Any], provider: ProviderConfig) -> dict[str, Any]:
+    """An object's metadata as handed to the provider: the render's, plus the skip-await
+    annotation when the (test-only) provider switch asks for it. The render never shows it: it
+    instructs Pulumi, like upsert, and says nothing about what should run."""
+    if not provider.skip_await:
+        return metadata
+    return {**metadata, "annotations": {**metadata.get("annotations", {}), SKIP_AWAIT: "true"}}
 
 
 def _metadata(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
