@@ -139,9 +139,11 @@ def test_shared_stack_exports_the_wiring(repo: Path) -> None:
 def test_runner_stacks_export_their_deployment(repo: Path, stack: str) -> None:
     run = run_stack(repo / "stacks" / stack, "dev")
     [deployment] = run.of_type("kubernetes:apps/v1:Deployment")
+    labels = load_stack_config(repo / "stacks" / stack, "dev").values["runner"]["labels"]
     assert run.outputs == {
         "deployment": deployment.inputs["metadata"]["name"],
         "namespace": "my-reforge-ai",
+        "runsOn": ["self-hosted", *labels],
     }
 
 

@@ -18,3 +18,5 @@ fleet = RunnerDeployment(
 
 pulumi.export("deployment", fleet.deployment.metadata["name"])
 pulumi.export("namespace", fleet.deployment.metadata["namespace"])
+# The `runs-on` list that lands a workflow job on this fleet.
+pulumi.export("runsOn", config.runner.runs_on)

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .errors import ConfigError, from_validation_error
+from .images import is_digest, parse_image, parse_version, runner_version, show
 from .quantity import parse_quantity
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -83,6 +84,22 @@ def _image(value: str) -> str:
     return value
 
 
+def _runner_label(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    if "," in value:
+        raise ValueError(f"{value!r} must not contain ',' (RUNNER_LABELS is comma-separated)")
+    if any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} must not contain whitespace")
+    return value
+
+
+def _runner_version(value: str) -> str:
+    if parse_version(value) is None:
+        raise ValueError(f"{value!r} is not a runner version X.Y.Z, e.g. 2.329.0")
+    return value
+
+
 def _toml(value: str) -> str:
     try:
         tomllib.loads(value)
@@ -97,6 +114,8 @@ DataKey = Annotated[str, AfterValidator(_config_key)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 Quantity = Annotated[str, BeforeValidator(_quantity)]
 Image = Annotated[str, AfterValidator(_image)]
+RunnerLabel = Annotated[str, AfterValidator(_runner_label)]
+RunnerVersionText = Annotated[str, AfterValidator(_runner_version)]
 
 
 class Model(BaseModel):
@@ -280,7 +299,9 @@ class RunnerConfig(Model):
     image: Image
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "Always"
     replicas: Annotated[int, Field(strict=True, ge=0)] = 2
-    labels: list[Annotated[str, Field(min_length=1, pattern=r"^[^,\s]+$")]] = []
+    labels: list[RunnerLabel] = []
+    # The oldest runner the image may carry (checked against the version in the image tag).
+    min_runner_version: RunnerVersionText | None = None
     ephemeral: bool = True
     replace_existing: bool = True
     disable_updates: bool = True
@@ -298,6 +319,12 @@ class RunnerConfig(Model):
     affinity: Affinity | None = None
     termination_grace_period_seconds: Annotated[int, Field(strict=True, ge=0)] | None = None
     pod_annotations: dict[str, str] = {}
+
+    @property
+    def runs_on(self) -> list[str]:
+        """What a workflow puts in `runs-on` to land on this fleet: GitHub's own label first (the
+        image registers without --no-default-labels, so Linux and X64 match as well)."""
+        return [SELF_HOSTED, *self.labels]
 
     @property
     def home_volumes(self) -> list[PvcMount]:
@@ -408,6 +435,7 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
         mounts.append((f"{at}.secretMounts[{i}].mountPath", secret.mount_path))
     problems = _duplicates(volumes, "volume name") + _duplicates(mounts, "mount path")
 
+    problems += _check_labels(runner.labels, at) + _check_image(runner, at)
     for name in runner.env:
         if name in RESERVED_ENV:
             problems.append(f"{at}.env.{name}: is set by gh-runner itself; use the dedicated key")
@@ -419,6 +447,66 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
                 f"{at}.resources.limits.{resource} ({limit})"
             )
     return problems
+
+
+# GitHub gives every self-hosted runner this label itself; `runs-on` lists it first.
+SELF_HOSTED = "self-hosted"
+
+
+def _check_labels(labels: list[str], at: str) -> list[str]:
+    # GitHub matches `runs-on` labels case-insensitively, so `GPU` and `gpu` are one label.
+    seen: dict[str, int] = {}
+    problems = []
+    for i, label in enumerate(labels):
+        folded = label.casefold()
+        if folded == SELF_HOSTED:
+            problems.append(
+                f"{at}.labels[{i}]: {label!r} is a label GitHub gives every self-hosted runner "
+                "already; remove it"
+            )
+        elif folded in seen:
+            problems.append(
+                f"{at}.labels[{i}]: duplicate label {label!r} (also {at}.labels[{seen[folded]}]; "
+                "GitHub compares labels case-insensitively)"
+            )
+        else:
+            seen[folded] = i
+    return problems
+
+
+def _check_image(runner: RunnerConfig, at: str) -> list[str]:
+    """The image must be pinned, and new enough when ``minRunnerVersion`` asks for it."""
+    ref = parse_image(runner.image)
+    if ref.digest is not None:
+        if not is_digest(ref.digest):
+            return [f"{at}.image: the digest after '@' must be sha256: and 64 hex digits"]
+        # A digest is an explicit pin; the version cannot be read from it, so it is trusted.
+        return []
+    if ref.tag is None or ref.tag == "latest":
+        return [
+            f"{at}.image: {runner.image!r} is not pinned: "
+            f"{'it has no tag' if ref.tag is None else 'latest moves'}, so the fleet could change "
+            "on any pod restart; tag it with the runner version (e.g. :2.329.0-7e2153) or pin a "
+            "digest (@sha256:...)"
+        ]
+    if runner.min_runner_version is None:
+        return []
+    minimum = parse_version(runner.min_runner_version)
+    version = runner_version(runner.image)
+    if version is None:
+        return [
+            f"{at}.image: tag {ref.tag!r} names no runner version, so {at}.minRunnerVersion "
+            f"({runner.min_runner_version}) cannot be checked; tag the image with the runner "
+            "version first (e.g. :2.329.0-7e2153) or pin it by digest"
+        ]
+    if minimum is not None and version < minimum:
+        return [
+            f"{at}.image: runner {show(version)} (from the tag) is below {at}.minRunnerVersion "
+            f"{runner.min_runner_version}: a runner that cannot update itself "
+            "(RUNNER_DISABLE_UPDATES=1) stops receiving jobs once GitHub deprecates its version; "
+            f"use an image built on runner {runner.min_runner_version} or later"
+        ]
+    return []
 
 
 # Environment variables the builders own; an extra `env` entry may not shadow them.
