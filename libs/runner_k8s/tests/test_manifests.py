@@ -172,7 +172,11 @@ def test_github_repo_gives_a_plain_url() -> None:
 def test_github_token_makes_a_secret_and_rewires_the_pat() -> None:
     shared = load_shared({"githubToken": "ghp_x"}, {"githubToken"})
     secret = github_token_secret(shared)
-    assert secret["metadata"] == {"name": "gh-runner-github-token", "namespace": "my-reforge-ai"}
+    assert secret["metadata"] == {
+        "name": "gh-runner-github-token",
+        "namespace": "my-reforge-ai",
+        "labels": {"app.kubernetes.io/component": "runner-registration-token"},
+    }
     assert secret["stringData"] == {"github-pat": SECRET_MARKER}
     pat = {e.name: e for e in shared_wiring(shared).github_env}["GITHUB_PAT"]
     assert pat.value_from is not None

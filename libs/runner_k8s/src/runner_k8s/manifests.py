@@ -60,14 +60,20 @@ def codex_config_map(shared: SharedConfig) -> Manifest | None:
     }
 
 
+# Marks the one Secret the stacks create, so the policy pack can tell it from a Secret that
+# belongs to the cluster (which the stacks must only reference).
+REGISTRATION_TOKEN_LABEL = ("app.kubernetes.io/component", "runner-registration-token")
+
+
 def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> Manifest:
     """The Secret made from ``githubToken``. ``token`` is whatever stands for the value: a Pulumi
     secret Output in the program, the marker in the offline render."""
     ref = shared.secret_refs.managed_token
+    key, value = REGISTRATION_TOKEN_LABEL
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(ref.name, shared.namespace),
+        "metadata": _metadata(ref.name, shared.namespace, {key: value}),
         "type": "Opaque",
         "stringData": {ref.key: token},
     }
