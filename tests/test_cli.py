@@ -129,6 +129,9 @@ def test_every_knob_renders_schema_valid(repo_copy: Path, edit_config: EditConfi
             podAnnotations={"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
             securityContext={"runAsUser": 1001, "runAsGroup": 1001, "fsGroup": 1001},
             workVolume={"name": "work", "mountPath": "/actions-runner/_work", "sizeLimit": "20Gi"},
+            # The opt-in hardening, every switch on.
+            homeVolume={"colocate": True, "accessMode": "ReadWriteOnce"},
+            minRunnerVersion="2.329.0",
         )
 
     edit_config(repo_copy, "codex-runner", change)

@@ -8,11 +8,23 @@ from typing import Any
 import pytest
 from runner_fixtures import runner_values
 
-from runner_k8s.config import load_runner_stack
+from runner_k8s.config import SharedConfig, load_runner_stack, shared_home_warnings
 from runner_k8s.errors import ConfigError
 from runner_k8s.images import parse_image, runner_version
+from runner_k8s.manifests import Manifest, runner_deployment, shared_wiring
 
 DIGEST = "sha256:" + "ab" * 32
+
+
+def deployment(shared: SharedConfig, **runner: Any) -> Manifest:
+    return runner_deployment(
+        load_runner_stack(runner_values(**runner)).runner, shared_wiring(shared)
+    )
+
+
+def pod(manifest: Manifest) -> dict[str, Any]:
+    spec: dict[str, Any] = manifest["spec"]["template"]["spec"]
+    return spec
 
 
 def runner_error(**runner: Any) -> str:
@@ -122,3 +134,99 @@ def test_bad_minimum_runner_version(value: str) -> None:
     assert runner_error(minRunnerVersion=value).startswith(
         f"runner.minRunnerVersion: {value!r} is not a runner version X.Y.Z"
     )
+
+
+# --- the shared-home trap ------------------------------------------------------------------------
+
+TWO_HOMES = [
+    {"name": "home", "claimName": "home-a", "mountPath": "/home/runner"},
+    {"name": "cache", "claimName": "cache-b", "mountPath": "/cache"},
+]
+
+
+def home_warnings(**runner: Any) -> list[str]:
+    return shared_home_warnings(load_runner_stack(runner_values(**runner)).runner)
+
+
+def test_two_replicas_on_one_claim_warn_naming_runner_and_claim() -> None:
+    [warning] = home_warnings()
+    assert warning.startswith(
+        "runner codex-gh-runner: its 2 replicas share PersistentVolumeClaim codex-gh-runner-home;"
+    )
+    assert "Multi-Attach" in warning
+    assert "runner.homeVolume.colocate: true" in warning
+    assert "runner.homeVolume.accessMode: ReadWriteMany" in warning
+
+
+def test_one_warning_per_claim() -> None:
+    warnings = home_warnings(replicas=3, pvcMounts=TWO_HOMES)
+    assert [w.split(";")[0] for w in warnings] == [
+        "runner codex-gh-runner: its 3 replicas share PersistentVolumeClaim home-a",
+        "runner codex-gh-runner: its 3 replicas share PersistentVolumeClaim cache-b",
+    ]
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [
+        {"homeVolume": {"colocate": True}},
+        {"homeVolume": {"accessMode": "ReadWriteMany"}},
+        {"replicas": 1},
+        {"replicas": 0},
+        {"pvcMounts": []},
+    ],
+)
+def test_no_warning_once_safe_or_chosen(runner: dict[str, Any]) -> None:
+    assert home_warnings(**runner) == []
+
+
+def test_an_explicit_read_write_once_still_warns() -> None:
+    assert len(home_warnings(homeVolume={"accessMode": "ReadWriteOnce", "colocate": False})) == 1
+
+
+def test_bad_access_mode_names_its_key() -> None:
+    assert runner_error(homeVolume={"accessMode": "ReadOnlyMany"}).startswith(
+        "runner.homeVolume.accessMode: must be one of"
+    )
+
+
+OWN_PODS_ON_ONE_NODE = {
+    "labelSelector": {"matchLabels": {"app": "codex-gh-runner"}},
+    "topologyKey": "kubernetes.io/hostname",
+}
+
+
+def test_colocate_requires_the_fleets_own_pods_on_one_node(shared: SharedConfig) -> None:
+    spec = pod(deployment(shared, homeVolume={"colocate": True}))
+    assert spec["affinity"] == {
+        "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [OWN_PODS_ON_ONE_NODE]}
+    }
+    assert "affinity" not in pod(deployment(shared))
+
+
+def test_colocate_keeps_the_operators_affinity(shared: SharedConfig) -> None:
+    mine = {"labelSelector": {"matchLabels": {"app": "mcp-github"}}, "topologyKey": "zone"}
+    preferred = [{"weight": 1, "podAffinityTerm": mine}]
+    node = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}
+    runner = load_runner_stack(
+        runner_values(
+            homeVolume={"colocate": True},
+            affinity={
+                "nodeAffinity": node,
+                "podAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [mine],
+                    "preferredDuringSchedulingIgnoredDuringExecution": preferred,
+                },
+            },
+        )
+    ).runner
+    first = pod(runner_deployment(runner, shared_wiring(shared)))["affinity"]
+    assert first == {
+        "nodeAffinity": node,
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [mine, OWN_PODS_ON_ONE_NODE],
+            "preferredDuringSchedulingIgnoredDuringExecution": preferred,
+        },
+    }
+    # The config is not changed by building from it: a second build adds the term once.
+    assert pod(runner_deployment(runner, shared_wiring(shared)))["affinity"] == first

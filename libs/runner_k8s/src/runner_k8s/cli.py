@@ -63,7 +63,10 @@ def _render(args: argparse.Namespace) -> int:
                 print(json.dumps(registration.as_record(), sort_keys=True))
         return 0
 
-    manifests = render_stacks(stack_dirs, args.stack)
+    warnings: list[str] = []
+    manifests = render_stacks(stack_dirs, args.stack, warnings)
+    for warning in warnings:  # what `pulumi preview` would warn about, on stderr
+        print(f"gh-runner: warning: {warning}", file=sys.stderr)
     if any(_has_secret_marker(m) for m in manifests):
         print(
             f"gh-runner: secret values are shown as {SECRET_MARKER!r}; Pulumi sets the real ones",

@@ -7,7 +7,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import ProviderConfig, RunnerConfig, SharedConfig, shared_wiring_output
+from .config import (
+    ProviderConfig,
+    RunnerConfig,
+    SharedConfig,
+    shared_home_warnings,
+    shared_wiring_output,
+)
 from .manifests import (
     Manifest,
     codex_config_map,
@@ -108,6 +114,9 @@ class RunnerDeployment(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gh-runner:k8s:RunnerDeployment", name, None, opts)
+        # Known from the config alone, so shown at preview even when the wiring is not.
+        for warning in shared_home_warnings(runner):
+            pulumi.log.warn(warning, resource=self)
         # The wiring arrives from a StackReference, so the manifest is known only as an Output.
         manifest: pulumi.Output[Manifest] = pulumi.Output.from_input(wiring).apply(
             lambda w: or_run_error(lambda: runner_deployment(runner, shared_wiring_output(w)))

@@ -294,6 +294,17 @@ class Affinity(Model):
     pod_anti_affinity: dict[str, Any] | None = None
 
 
+class HomeVolume(Model):
+    """How several replicas may share the home PersistentVolumeClaims."""
+
+    # A required pod affinity on kubernetes.io/hostname to this fleet's own pods: every replica
+    # lands on the node that holds the (ReadWriteOnce) disk.
+    colocate: bool = False
+    # A statement about the claims, which live outside gh-runner: ReadWriteMany (e.g. Filestore)
+    # may be mounted from several nodes at once.
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
+
+
 class RunnerConfig(Model):
     name: DnsLabel
     image: Image
@@ -309,6 +320,7 @@ class RunnerConfig(Model):
     env: dict[Annotated[str, Field(pattern=_ENV_NAME.pattern)], str] = {}
     # None means "the default home volume": claim <name>-home mounted at /home/runner.
     pvc_mounts: list[PvcMount] | None = None
+    home_volume: HomeVolume = HomeVolume()
     work_volume: WorkVolume = WorkVolume()
     codex_config_mount: CodexConfigMount | None = None
     secret_mounts: list[SecretMount] = []
@@ -447,6 +459,22 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
                 f"{at}.resources.limits.{resource} ({limit})"
             )
     return problems
+
+
+def shared_home_warnings(runner: RunnerConfig, at: str = "runner") -> list[str]:
+    """The shared-home trap: several replicas on one ReadWriteOnce claim work only while they
+    share a node. Empty once the operator chose colocation or declared the claims RWX."""
+    choice = runner.home_volume
+    if runner.replicas <= 1 or choice.colocate or choice.access_mode == "ReadWriteMany":
+        return []
+    return [
+        f"runner {runner.name}: its {runner.replicas} replicas share PersistentVolumeClaim "
+        f"{pvc.claim_name}; on a ReadWriteOnce disk (a GKE persistent disk) a replica scheduled "
+        "on another node hangs in ContainerCreating with a Multi-Attach error. Set "
+        f"{at}.homeVolume.colocate: true (all replicas on the disk's node) or "
+        f"{at}.homeVolume.accessMode: ReadWriteMany (the claim is RWX, e.g. Filestore)"
+        for pvc in runner.home_volumes
+    ]
 
 
 # GitHub gives every self-hosted runner this label itself; `runs-on` lists it first.

@@ -7,6 +7,7 @@ disagree. No Pulumi calls here.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .config import (
@@ -177,6 +178,28 @@ def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], lis
     return mounts, volumes
 
 
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
+REQUIRED_AFFINITY = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def _affinity(runner: RunnerConfig, labels: dict[str, str]) -> dict[str, Any] | None:
+    """The operator's affinity, plus, with homeVolume.colocate, a required pod affinity to this
+    fleet's own pods on one node. The scheduler lets the first such pod go anywhere (no pod
+    matches yet); every later one, rollouts included, follows it to the disk's node."""
+    affinity = (
+        copy.deepcopy(runner.affinity.model_dump(by_alias=True, exclude_none=True))
+        if runner.affinity is not None
+        else None
+    )
+    if not runner.home_volume.colocate:
+        return affinity
+    affinity = affinity or {}
+    pod_affinity = affinity.setdefault("podAffinity", {})
+    own_pods = {"labelSelector": {"matchLabels": dict(labels)}, "topologyKey": HOSTNAME_TOPOLOGY}
+    pod_affinity[REQUIRED_AFFINITY] = [*pod_affinity.get(REQUIRED_AFFINITY, []), own_pods]
+    return affinity
+
+
 def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
     """One fleet of ephemeral runners, hardened whatever the config says."""
     check_runner_wiring(runner, wiring)
@@ -214,8 +237,9 @@ def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
         pod_spec["tolerations"] = [
             t.model_dump(by_alias=True, exclude_none=True) for t in runner.tolerations
         ]
-    if runner.affinity is not None:
-        pod_spec["affinity"] = runner.affinity.model_dump(by_alias=True, exclude_none=True)
+    affinity = _affinity(runner, labels)
+    if affinity is not None:
+        pod_spec["affinity"] = affinity
 
     template_metadata: dict[str, Any] = {"labels": dict(labels)}
     if runner.pod_annotations:

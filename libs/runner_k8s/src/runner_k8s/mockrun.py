@@ -54,6 +54,8 @@ class ProgramRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     # The message the engine would print when the program stopped on a RunError.
     error: str | None = None
+    # What the program logged with pulumi.log.warn (the engine shows these at preview).
+    warnings: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -146,6 +148,16 @@ class _Monitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
+class _Warnings(logging.Handler):
+    def __init__(self, run: ProgramRun) -> None:
+        super().__init__(logging.WARNING)
+        self.run = run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING:
+            self.run.warnings.append(record.getMessage())
+
+
 def run_program(
     stack_dir: Path,
     config: StackConfig,
@@ -153,11 +165,17 @@ def run_program(
 ) -> ProgramRun:
     run = ProgramRun(config.project, config.stack)
     mock = _Mocks(run, references or {})
+    # The mock engine hands pulumi.log messages to a logger; this one keeps them for this run only
+    # (runs are sequential) and out of the root logger.
+    logger = logging.getLogger(f"{__name__}.engine")
+    logger.propagate = False
+    logger.handlers = [_Warnings(run)]
     mocks.set_mocks(
         mock,
         project=config.project,
         stack=config.stack,
         preview=False,
+        logger=logger,
         monitor=_Monitor(run, mock),
     )
     SETTINGS.rpc_manager.clear()

@@ -18,6 +18,7 @@ from .config import (
     SharedWiring,
     load_runner_stack,
     load_shared,
+    shared_home_warnings,
 )
 from .errors import ConfigError
 from .manifests import Manifest, runner_deployment, shared_manifests, shared_wiring
@@ -57,12 +58,15 @@ def shared_wiring_for(config: RunnerStackConfig, stack: str, stack_dir: Path) ->
     return shared_wiring(load_shared(shared_file.values, shared_file.secret_keys))
 
 
-def render_stack(stack_dir: Path, stack: str) -> list[Manifest]:
+def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None) -> list[Manifest]:
+    """The stack's objects; what its program would warn about at preview goes to ``warnings``."""
     config = load_stack_config(stack_dir, stack)
     if config.project == SHARED_PROJECT:
         return shared_manifests(load_shared(config.values, config.secret_keys))
     if config.project in RUNNER_PROJECTS or "runner" in config.values:
         runner_stack = load_runner_stack(config.values, config.secret_keys)
+        if warnings is not None:
+            warnings += shared_home_warnings(runner_stack.runner)
         wiring = shared_wiring_for(runner_stack, stack, stack_dir)
         return [runner_deployment(runner_stack.runner, wiring)]
     raise ConfigError.at(
@@ -72,16 +76,21 @@ def render_stack(stack_dir: Path, stack: str) -> list[Manifest]:
     )
 
 
-def render_stacks(stack_dirs: Iterable[Path], stack: str) -> list[Manifest]:
+def render_stacks(
+    stack_dirs: Iterable[Path], stack: str, warnings: list[str] | None = None
+) -> list[Manifest]:
     manifests: list[Manifest] = []
     for stack_dir in stack_dirs:
+        where = str(stack_dir / f"Pulumi.{stack}.yaml")
+        found: list[str] = []
         try:
-            manifests += render_stack(stack_dir, stack)
+            manifests += render_stack(stack_dir, stack, found)
         except ConfigError as exc:
-            where = str(stack_dir / f"Pulumi.{stack}.yaml")
             raise ConfigError(
                 [p if p.startswith(where) else f"{where}: {p}" for p in exc.problems]
             ) from None
+        if warnings is not None:
+            warnings += [f"{where}: {w}" for w in found]
     return manifests
 
 
