@@ -132,12 +132,30 @@ def test_every_knob_renders_schema_valid(repo_copy: Path, edit_config: EditConfi
             # The opt-in hardening, every switch on.
             homeVolume={"colocate": True, "accessMode": "ReadWriteOnce"},
             minRunnerVersion="2.329.0",
+            networkPolicy={
+                "enabled": True,
+                "privateRanges": ["10.0.0.0/8", "100.64.0.0/10"],
+                "extraEgress": [
+                    {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 53}]},
+                    {"ports": [{"protocol": "TCP", "port": 80}]},
+                ],
+            },
+        )
+
+    def shared_change(config: dict[str, Any]) -> None:
+        config["githubRepo"] = "my-reforge-ai/app"
+        # A second MCP server in another namespace: a rule with a namespaceSelector.
+        config["codexConfig"]["configToml"] += (
+            '[mcp_servers.tools]\nurl = "http://t.infra.svc:90/"\n'
         )
 
     edit_config(repo_copy, "codex-runner", change)
-    edit_config(repo_copy, "shared", lambda c: c.update(githubRepo="my-reforge-ai/app"))
+    edit_config(repo_copy, "shared", shared_change)
     stacks = repo_copy / "stacks"
-    for manifest in render_stacks([stacks / s for s in ("shared", "codex-runner")], "dev"):
+    rendered = render_stacks([stacks / s for s in ("shared", "codex-runner")], "dev")
+    assert [m["kind"] for m in rendered] == ["ConfigMap", "Deployment", "NetworkPolicy"]
+    assert "namespaceSelector" in rendered[2]["spec"]["egress"][3]["to"][0]
+    for manifest in rendered:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 

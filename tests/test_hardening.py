@@ -127,3 +127,100 @@ def test_render_prints_the_warnings_to_stderr(repo: Path) -> None:
     assert "codex-gh-runner-home" in lines[0]
     assert "gemini-gh-runner-home" in lines[1]
     assert "warning" not in result.stdout
+
+
+# --- egress lock-down ----------------------------------------------------------------------------
+
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def enable_policy(config: dict[str, Any]) -> None:
+    config["runner"]["networkPolicy"] = {"enabled": True}
+
+
+@pytest.mark.parametrize("stack", ["codex-runner", "gemini-runner"])
+def test_the_policy_is_off_in_dev(repo: Path, stack: str) -> None:
+    run = run_stack(repo / "stacks" / stack, "dev")
+    assert run.of_type(POLICY) == []
+    assert [m["kind"] for m in render_stack(repo / "stacks" / stack, "dev")] == ["Deployment"]
+
+
+def test_the_runner_stack_registers_its_policy(repo_copy: Path, edit_config: EditConfig) -> None:
+    edit_config(repo_copy, "codex-runner", enable_policy)
+    stack_dir = repo_copy / "stacks" / "codex-runner"
+    run = run_stack(stack_dir, "dev")
+    assert run.error is None
+    [deployment] = run.of_type(DEPLOYMENT)
+    [policy] = run.of_type(POLICY)
+    [component] = run.of_type("gh-runner:k8s:RunnerDeployment")
+    assert policy.name == policy.inputs["metadata"]["name"] == "codex-gh-runner-egress"
+    assert policy.inputs["metadata"]["namespace"] == deployment.inputs["metadata"]["namespace"]
+    assert policy.parent.endswith(f"gh-runner:k8s:RunnerDeployment::{component.name}")
+    assert policy.provider == deployment.provider
+    selector = deployment.inputs["spec"]["selector"]
+    assert policy.inputs["spec"]["podSelector"] == selector
+    assert sorted([deployment.inputs, policy.inputs], key=lambda m: m["kind"]) == render_stack(
+        stack_dir, "dev"
+    )
+
+
+def mcp_rules(run_or_manifest: dict[str, Any]) -> list[Any]:
+    return [r for r in run_or_manifest["spec"]["egress"] if "podSelector" in r["to"][0]]
+
+
+def test_the_mcp_rule_follows_the_shared_codex_toml(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "codex-runner", enable_policy)
+    stacks = repo_copy / "stacks"
+    [policy] = run_stack(stacks / "codex-runner", "dev").of_type(POLICY)
+    # The DNS rule selects kube-dns pods too; the MCP rule is the one without a namespace.
+    [mcp] = [r for r in mcp_rules(policy.inputs) if "namespaceSelector" not in r["to"][0]]
+    assert mcp == {
+        "to": [{"podSelector": {"matchLabels": {"app": "mcp-github"}}}],
+        "ports": [{"protocol": "TCP", "port": 8080}],
+    }
+
+    def move_mcp(config: dict[str, Any]) -> None:
+        toml = config["codexConfig"]["configToml"]
+        config["codexConfig"]["configToml"] = toml.replace(
+            "http://mcp-github:8080/", "http://github-tools.mcp.svc.cluster.local:9090/"
+        )
+
+    edit_config(repo_copy, "shared", move_mcp)
+    [policy] = run_stack(stacks / "codex-runner", "dev").of_type(POLICY)
+    assert [r for r in mcp_rules(policy.inputs) if r["ports"][0]["port"] != 53] == [
+        {
+            "to": [
+                {
+                    "podSelector": {"matchLabels": {"app": "github-tools"}},
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "mcp"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 9090}],
+        }
+    ]
+
+
+def test_a_fleet_without_the_codex_mount_gets_dns_and_https_only(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "gemini-runner", enable_policy)
+    [policy] = run_stack(repo_copy / "stacks" / "gemini-runner", "dev").of_type(POLICY)
+    ports = [[p["port"] for p in rule["ports"]] for rule in policy.inputs["spec"]["egress"]]
+    assert ports == [[53, 53], [443]]
+
+
+def test_old_shared_outputs_stop_the_policy_and_the_deployment(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "codex-runner", enable_policy)
+    stacks = repo_copy / "stacks"
+    runs: dict[tuple[Path, str], Any] = {}
+    shared = run_stack(stacks / "shared", "dev", runs=runs)
+    del shared.outputs["wiring"]["codexConfigMap"]["mcpServices"]  # as exported before
+    run = run_stack(stacks / "codex-runner", "dev", runs=runs)
+    assert run.error is not None
+    assert "runner.networkPolicy.inClusterServices: defaults to the MCP services" in run.error
+    assert "`pulumi up` in the shared stack first" in run.error
+    assert run.of_type(DEPLOYMENT) == run.of_type(POLICY) == []

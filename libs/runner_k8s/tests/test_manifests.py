@@ -157,7 +157,11 @@ def test_wiring_reads_the_existing_secrets_by_default(shared: SharedConfig) -> N
         "GITHUB_PAT": {"name": "github-runner-config", "key": "github-pat"},
         "GITHUB_TOKEN": {"name": "github-mcp-credentials", "key": "github-pat"},
     }
-    assert wiring["codexConfigMap"] == {"name": "codex-config-gh-runner", "key": "config.toml"}
+    assert wiring["codexConfigMap"] == {
+        "name": "codex-config-gh-runner",
+        "key": "config.toml",
+        "mcpServices": [],  # the fixture's config.toml names no MCP server
+    }
 
 
 def test_github_repo_gives_a_plain_url() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,9 +20,11 @@ from .manifests import (
     codex_config_map,
     github_token_secret,
     provider_metadata,
-    runner_deployment,
+    runner_manifests,
 )
 from .program import or_run_error
+
+R = TypeVar("R", bound=pulumi.CustomResource)
 
 
 def kubernetes_provider(config: ProviderConfig, name: str = "kubernetes") -> k8s.Provider:
@@ -103,6 +106,7 @@ class RunnerDeployment(pulumi.ComponentResource):
     """One runner fleet: a Deployment built from the runner config and the shared wiring."""
 
     deployment: k8s.apps.v1.Deployment
+    network_policy: k8s.networking.v1.NetworkPolicy | None
 
     def __init__(
         self,
@@ -117,16 +121,28 @@ class RunnerDeployment(pulumi.ComponentResource):
         # Known from the config alone, so shown at preview even when the wiring is not.
         for warning in shared_home_warnings(runner):
             pulumi.log.warn(warning, resource=self)
-        # The wiring arrives from a StackReference, so the manifest is known only as an Output.
-        manifest: pulumi.Output[Manifest] = pulumi.Output.from_input(wiring).apply(
-            lambda w: or_run_error(lambda: runner_deployment(runner, shared_wiring_output(w)))
+        # The wiring arrives from a StackReference, so the manifests are known only as an Output;
+        # both come from one apply, so bad wiring stops them both before either is registered.
+        manifests: pulumi.Output[list[Manifest]] = pulumi.Output.from_input(wiring).apply(
+            lambda w: or_run_error(lambda: runner_manifests(runner, shared_wiring_output(w)))
         )
-        self.deployment = k8s.apps.v1.Deployment(
-            runner.name,
-            metadata=manifest.apply(lambda m: _metadata(m, provider_config)),
-            spec=_part(manifest, "spec"),
-            opts=_child_options(self, provider, provider_config),
-        )
+        child = _child_options(self, provider, provider_config)
+
+        def register(kind: Callable[..., R], name: str, index: int) -> R:
+            manifest = manifests.apply(lambda ms: ms[index])
+            return kind(
+                name,
+                metadata=manifest.apply(lambda m: _metadata(m, provider_config)),
+                spec=_part(manifest, "spec"),
+                opts=child,
+            )
+
+        self.deployment = register(k8s.apps.v1.Deployment, runner.name, 0)
+        self.network_policy = None
+        if runner.network_policy.enabled:
+            self.network_policy = register(
+                k8s.networking.v1.NetworkPolicy, runner.network_policy_name, 1
+            )
         self.register_outputs(
             {
                 "name": self.deployment.metadata["name"],

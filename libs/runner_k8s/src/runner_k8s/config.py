@@ -7,6 +7,7 @@ config key, e.g. ``runner.replicas: must be >= 0``. Defaults reproduce today's p
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -100,6 +101,17 @@ def _runner_version(value: str) -> str:
     return value
 
 
+def _ipv4_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR range such as 10.0.0.0/8") from None
+    if network.version != 4:
+        # It is cut out of 0.0.0.0/0, and an ipBlock's except must lie inside its cidr.
+        raise ValueError(f"{value!r} must be an IPv4 range")
+    return value
+
+
 def _toml(value: str) -> str:
     try:
         tomllib.loads(value)
@@ -115,6 +127,8 @@ AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 Quantity = Annotated[str, BeforeValidator(_quantity)]
 Image = Annotated[str, AfterValidator(_image)]
 RunnerLabel = Annotated[str, AfterValidator(_runner_label)]
+Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 RunnerVersionText = Annotated[str, AfterValidator(_runner_version)]
 
 
@@ -214,9 +228,20 @@ class EnvVar(Model):
     value_from: EnvVarSource | None = None
 
 
+class McpService(Model):
+    """An MCP server of the codex config whose URL names a Service in this cluster."""
+
+    server: str  # its table name, [mcp_servers.<server>]
+    service: str
+    namespace: str
+    port: int  # from the URL: the Service port
+
+
 class ConfigMapRef(Model):
     name: str
     key: str
+    # None in the output of a shared stack updated before gh-runner derived it.
+    mcp_services: list[McpService] | None = None
 
 
 class SharedWiring(Model):
@@ -294,6 +319,39 @@ class Affinity(Model):
     pod_anti_affinity: dict[str, Any] | None = None
 
 
+class InClusterService(Model):
+    """An in-cluster destination, as a NetworkPolicy sees it: the pods behind a Service, on their
+    container port (Service IPs are translated to pod IPs before policy applies)."""
+
+    pod_selector: Annotated[dict[str, str], Field(min_length=1)]  # matchLabels
+    port: Port
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    namespace: DnsLabel | None = None  # None: the runner's own namespace
+
+
+class EgressRule(Model):
+    # One NetworkPolicyEgressRule, passed through in Kubernetes shape (checked against the API
+    # schema in tests). An absent `to` or `ports` means "any", as in Kubernetes.
+    to: list[dict[str, Any]] | None = None
+    ports: list[dict[str, Any]] | None = None
+
+
+# RFC 1918: node, pod and Service ranges of a default GKE VPC-native cluster, and the VPC itself.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+class NetworkPolicyConfig(Model):
+    """Egress lock-down of one fleet: DNS, HTTPS to the internet, and named in-cluster services."""
+
+    enabled: bool = False
+    name: DnsSubdomain | None = None  # None: <runner name>-egress
+    # Cut out of the internet rule, with the node metadata server.
+    private_ranges: list[Ipv4Cidr] = list(PRIVATE_RANGES)
+    # None: the in-cluster MCP services the mounted codex config names (none without the mount).
+    in_cluster_services: list[InClusterService] | None = None
+    extra_egress: list[EgressRule] = []
+
+
 class HomeVolume(Model):
     """How several replicas may share the home PersistentVolumeClaims."""
 
@@ -331,6 +389,16 @@ class RunnerConfig(Model):
     affinity: Affinity | None = None
     termination_grace_period_seconds: Annotated[int, Field(strict=True, ge=0)] | None = None
     pod_annotations: dict[str, str] = {}
+    network_policy: NetworkPolicyConfig = NetworkPolicyConfig()
+
+    @property
+    def selector_labels(self) -> dict[str, str]:
+        """The Deployment's selector and pod labels; the NetworkPolicy selects the same pods."""
+        return {"app": self.name}
+
+    @property
+    def network_policy_name(self) -> str:
+        return self.network_policy.name or f"{self.name}-egress"
 
     @property
     def runs_on(self) -> list[str]:
@@ -570,4 +638,17 @@ def check_runner_wiring(runner: RunnerConfig, wiring: SharedWiring, at: str = "r
             f"{at}.codexConfigMount",
             "the shared stack has no codex ConfigMap (codexConfig.enabled is false there); "
             "remove this mount or enable codexConfig in the shared stack",
+        )
+    policy = runner.network_policy
+    if (
+        policy.enabled
+        and policy.in_cluster_services is None
+        and runner.codex_config_mount is not None
+        and wiring.codex_config_map is not None
+        and wiring.codex_config_map.mcp_services is None
+    ):
+        raise ConfigError.at(
+            f"{at}.networkPolicy.inClusterServices",
+            "defaults to the MCP services of the codex config, which the shared stack's wiring "
+            "does not list yet; run `pulumi up` in the shared stack first (or list them here)",
         )

@@ -22,6 +22,7 @@ from .config import (
     SharedWiring,
     check_runner_wiring,
 )
+from .egress import mcp_services, runner_network_policy
 
 Manifest = dict[str, Any]
 
@@ -105,7 +106,13 @@ def shared_wiring(shared: SharedConfig) -> SharedWiring:
             _from_secret("GITHUB_PAT", pat_ref),
             _from_secret("GITHUB_TOKEN", refs.mcp_token),
         ],
-        codex_config_map=ConfigMapRef(name=codex.name, key=codex.key) if codex.enabled else None,
+        codex_config_map=ConfigMapRef(
+            name=codex.name,
+            key=codex.key,
+            mcp_services=mcp_services(codex.config_toml or "", shared.namespace),
+        )
+        if codex.enabled
+        else None,
     )
 
 
@@ -203,7 +210,7 @@ def _affinity(runner: RunnerConfig, labels: dict[str, str]) -> dict[str, Any] | 
 def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
     """One fleet of ephemeral runners, hardened whatever the config says."""
     check_runner_wiring(runner, wiring)
-    labels = {"app": runner.name}
+    labels = runner.selector_labels
     mounts, volumes = _volumes(runner, wiring)
     ids = runner.security_context
     pod_security: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": ids.run_as_user}
@@ -254,3 +261,10 @@ def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
             "template": {"metadata": template_metadata, "spec": pod_spec},
         },
     }
+
+
+def runner_manifests(runner: RunnerConfig, wiring: SharedWiring) -> list[Manifest]:
+    """What a runner stack creates: its Deployment and, when enabled, its egress NetworkPolicy."""
+    deployment = runner_deployment(runner, wiring)
+    policy = runner_network_policy(runner, wiring)
+    return [deployment] if policy is None else [deployment, policy]

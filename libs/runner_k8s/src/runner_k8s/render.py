@@ -21,7 +21,7 @@ from .config import (
     shared_home_warnings,
 )
 from .errors import ConfigError
-from .manifests import Manifest, runner_deployment, shared_manifests, shared_wiring
+from .manifests import Manifest, runner_manifests, shared_manifests, shared_wiring
 from .stackfile import load_stack_config, project_name
 
 # The Kubernetes stacks, in the order they are applied.
@@ -68,7 +68,7 @@ def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None)
         if warnings is not None:
             warnings += shared_home_warnings(runner_stack.runner)
         wiring = shared_wiring_for(runner_stack, stack, stack_dir)
-        return [runner_deployment(runner_stack.runner, wiring)]
+        return runner_manifests(runner_stack.runner, wiring)
     raise ConfigError.at(
         str(stack_dir),
         f"project {config.project} registers no Kubernetes objects; "
