@@ -132,6 +132,7 @@ def test_every_knob_renders_schema_valid(repo_copy: Path, edit_config: EditConfi
             # The opt-in hardening, every switch on.
             homeVolume={"colocate": True, "accessMode": "ReadWriteOnce"},
             minRunnerVersion="2.329.0",
+            rolloutOnConfigChange=True,
             networkPolicy={
                 "enabled": True,
                 "privateRanges": ["10.0.0.0/8", "100.64.0.0/10"],
@@ -155,6 +156,10 @@ def test_every_knob_renders_schema_valid(repo_copy: Path, edit_config: EditConfi
     rendered = render_stacks([stacks / s for s in ("shared", "codex-runner")], "dev")
     assert [m["kind"] for m in rendered] == ["ConfigMap", "Deployment", "NetworkPolicy"]
     assert "namespaceSelector" in rendered[2]["spec"]["egress"][3]["to"][0]
+    assert (
+        "gh-runner/codex-config-sha256"
+        in rendered[1]["spec"]["template"]["metadata"]["annotations"]
+    )
     for manifest in rendered:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 

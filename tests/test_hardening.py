@@ -5,16 +5,36 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from stack_fixtures import EditConfig
 
-from runner_k8s.mockrun import run_stack
+from runner_k8s.mockrun import ProgramRun, run_stack
 from runner_k8s.render import render_stack, render_stacks
+from runner_k8s.rollout import (
+    CODEX_CONFIG_ANNOTATION,
+    DEPLOY_TIME_MARKER,
+    GITHUB_TOKEN_ANNOTATION,
+    payload_sha256,
+)
+from runner_k8s.stackfile import load_stack_config
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def codex_after_an_old_shared_stack(
+    root: Path, strip: Callable[[dict[str, Any]], Any]
+) -> ProgramRun:
+    """The codex stack's run against the wiring of a shared stack last updated by an older
+    gh-runner: ``strip`` removes from the wiring what that version did not export yet."""
+    stacks = root / "stacks"
+    runs: dict[tuple[Path, str], ProgramRun] = {}
+    strip(run_stack(stacks / "shared", "dev", runs=runs).outputs["wiring"])
+    return run_stack(stacks / "codex-runner", "dev", runs=runs)
 
 
 def render_warnings(root: Path, stack: str) -> list[str]:
@@ -215,12 +235,138 @@ def test_old_shared_outputs_stop_the_policy_and_the_deployment(
     repo_copy: Path, edit_config: EditConfig
 ) -> None:
     edit_config(repo_copy, "codex-runner", enable_policy)
-    stacks = repo_copy / "stacks"
-    runs: dict[tuple[Path, str], Any] = {}
-    shared = run_stack(stacks / "shared", "dev", runs=runs)
-    del shared.outputs["wiring"]["codexConfigMap"]["mcpServices"]  # as exported before
-    run = run_stack(stacks / "codex-runner", "dev", runs=runs)
+    run = codex_after_an_old_shared_stack(
+        repo_copy, lambda w: w["codexConfigMap"].pop("mcpServices")
+    )
     assert run.error is not None
     assert "runner.networkPolicy.inClusterServices: defaults to the MCP services" in run.error
     assert "`pulumi up` in the shared stack first" in run.error
     assert run.of_type(DEPLOYMENT) == run.of_type(POLICY) == []
+
+
+# --- config rollouts -----------------------------------------------------------------------------
+
+
+def rollout_on(config: dict[str, Any]) -> None:
+    config["runner"]["rolloutOnConfigChange"] = True
+
+
+def pod_annotations(inputs: dict[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = inputs["spec"]["template"]["metadata"].get("annotations", {})
+    return found
+
+
+def codex_annotations(root: Path) -> dict[str, str]:
+    """The codex fleet's pod annotations, under mocks; checked equal to the render's."""
+    stack_dir = root / "stacks" / "codex-runner"
+    run = run_stack(stack_dir, "dev")
+    assert run.error is None, run.error
+    [deployment] = run.of_type(DEPLOYMENT)
+    [rendered] = render_stack(stack_dir, "dev")
+    assert pod_annotations(deployment.inputs) == pod_annotations(rendered)
+    return pod_annotations(deployment.inputs)
+
+
+@pytest.mark.parametrize("stack", ["codex-runner", "gemini-runner"])
+def test_no_rollout_annotation_in_dev(repo: Path, stack: str) -> None:
+    [deployment] = run_stack(repo / "stacks" / stack, "dev").of_type(DEPLOYMENT)
+    assert pod_annotations(deployment.inputs) == {}
+
+
+def test_the_annotation_changes_when_and_only_when_the_toml_changes(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "codex-runner", rollout_on)
+    shared = load_stack_config(repo_copy / "stacks" / "shared", "dev").values["codexConfig"]
+    first = codex_annotations(repo_copy)
+    assert first == {CODEX_CONFIG_ANNOTATION: payload_sha256({"config.toml": shared["configToml"]})}
+
+    # Anything else in the shared stack: the digest stays, so nothing rolls for it.
+    edit_config(repo_copy, "shared", lambda c: c.update(githubRepo="my-reforge-ai/app"))
+    edit_config(repo_copy, "shared", lambda c: c["provider"].update(retainOnDelete=True))
+    assert codex_annotations(repo_copy) == first
+    edit_config(repo_copy, "shared", lambda c: c.update(namespace="runners-canary"))
+    assert codex_annotations(repo_copy) == first
+
+    edit_config(
+        repo_copy,
+        "shared",
+        lambda c: c["codexConfig"].update(configToml=shared["configToml"] + 'model = "o3"\n'),
+    )
+    edited = codex_annotations(repo_copy)
+    assert edited.keys() == first.keys()
+    assert edited != first
+
+
+def test_a_fleet_without_the_codex_mount_gets_no_codex_digest(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "gemini-runner", rollout_on)
+    stack_dir = repo_copy / "stacks" / "gemini-runner"
+    [deployment] = run_stack(stack_dir, "dev").of_type(DEPLOYMENT)
+    assert pod_annotations(deployment.inputs) == {}
+
+
+def token_annotation(repo_copy: Path, token: str, stack: str = "codex-runner") -> str:
+    """The runner's token digest after a shared run with ``token`` as the decrypted githubToken."""
+    stacks = repo_copy / "stacks"
+    config = load_stack_config(stacks / "shared", "dev")
+    config = replace(
+        config, values={**config.values, "githubToken": token}, secret_keys={"githubToken"}
+    )
+    runs: dict[tuple[Path, str], Any] = {}
+    shared = run_stack(stacks / "shared", "dev", config=config, runs=runs)
+    assert shared.error is None
+    assert token not in repr(shared.outputs) + repr(shared.resources)
+    run = run_stack(stacks / stack, "dev", runs=runs)
+    assert run.error is None, run.error
+    [deployment] = run.of_type(DEPLOYMENT)
+    return pod_annotations(deployment.inputs)[GITHUB_TOKEN_ANNOTATION]
+
+
+def test_the_token_digest_changes_with_the_secret_payload_only(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    for stack in ("codex-runner", "gemini-runner"):
+        edit_config(repo_copy, stack, rollout_on)
+    first = token_annotation(repo_copy, "ghp_first_token")
+    assert token_annotation(repo_copy, "ghp_first_token") == first
+    assert token_annotation(repo_copy, "ghp_first_token", "gemini-runner") == first
+    assert token_annotation(repo_copy, "ghp_second_token") != first
+    # Keyed: not the bare SHA-256 anyone could compute from a guessed token.
+    assert first != payload_sha256({"github-pat": "ghp_first_token"})
+    edit_config(repo_copy, "shared", lambda c: c.update(namespace="runners-canary"))
+    assert token_annotation(repo_copy, "ghp_first_token") == first
+
+
+def test_the_digest_key_stays_a_secret_of_the_shared_stack(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "shared", lambda c: c.update(githubToken={"secure": "v1:AAAA"}))
+    run = run_stack(repo_copy / "stacks" / "shared", "dev")
+    [key] = run.of_type("random:index/randomBytes:RandomBytes")
+    assert key.inputs == {"length": 32}
+    assert key.parent.endswith("gh-runner:k8s:SharedResources::shared")
+    digest = run.outputs["wiring"]["rolloutDigests"]["githubTokenHmacSha256"]
+    assert len(digest) == 64
+    # The offline render can compute neither, and says so.
+    rendered = render_stacks([repo_copy / "stacks" / s for s in ("shared", "codex-runner")], "dev")
+    assert rendered[-1]["spec"]["template"]["metadata"].get("annotations") is None
+    edit_config(repo_copy, "codex-runner", rollout_on)
+    [*_, deployment] = render_stacks(
+        [repo_copy / "stacks" / s for s in ("shared", "codex-runner")], "dev"
+    )
+    assert pod_annotations(deployment)[GITHUB_TOKEN_ANNOTATION] == DEPLOY_TIME_MARKER
+
+
+def test_old_shared_outputs_stop_the_rollout_switch(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "codex-runner", rollout_on)
+    run = codex_after_an_old_shared_stack(repo_copy, lambda w: w.pop("rolloutDigests"))
+    assert run.error is not None
+    assert "runner.rolloutOnConfigChange: the shared stack's wiring has no rolloutDigests" in (
+        run.error
+    )
+    assert "run `pulumi up` in the shared stack first" in run.error
+    assert run.of_type(DEPLOYMENT) == []

@@ -3,12 +3,11 @@
 import pulumi
 
 from runner_k8s.components import SharedResources, kubernetes_provider
-from runner_k8s.manifests import shared_wiring
 from runner_k8s.program import shared_config
 
 config = shared_config()
 provider = kubernetes_provider(config.provider)
-SharedResources("shared", config, provider)
+shared = SharedResources("shared", config, provider)
 
 pulumi.export("namespace", config.namespace)
-pulumi.export("wiring", shared_wiring(config).to_output())
+pulumi.export("wiring", shared.wiring)

@@ -21,6 +21,13 @@ from runner_k8s.egress import mcp_services
 from runner_k8s.errors import ConfigError
 from runner_k8s.images import parse_image, runner_version
 from runner_k8s.manifests import Manifest, runner_deployment, runner_manifests, shared_wiring
+from runner_k8s.rollout import (
+    CODEX_CONFIG_ANNOTATION,
+    DEPLOY_TIME_MARKER,
+    GITHUB_TOKEN_ANNOTATION,
+    payload_hmac,
+    payload_sha256,
+)
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -453,3 +460,93 @@ def test_old_shared_wiring_cannot_supply_the_default_services() -> None:
     assert len(runner_manifests(explicit, old_wiring(codex_shared()))) == 2
     off = load_runner_stack(runner_values(codexConfigMount={})).runner
     assert len(runner_manifests(off, old_wiring(codex_shared()))) == 1
+
+
+# --- config rollouts -----------------------------------------------------------------------------
+
+
+def annotations(manifest: Manifest) -> dict[str, str]:
+    found: dict[str, str] = manifest["spec"]["template"]["metadata"].get("annotations", {})
+    return found
+
+
+def test_payload_digests_ignore_key_order_and_need_the_key() -> None:
+    assert payload_sha256({"a": "1", "b": "2"}) == payload_sha256({"b": "2", "a": "1"})
+    assert payload_sha256({"a": "1"}) != payload_sha256({"a": "2"})
+    assert payload_hmac(b"k1", {"a": "1"}) != payload_hmac(b"k2", {"a": "1"})
+    assert payload_hmac(b"k1", {"a": "1"}) != payload_sha256({"a": "1"})
+
+
+def test_the_codex_digest_follows_the_toml_only() -> None:
+    def digest(shared: SharedConfig) -> str | None:
+        digests = shared_wiring(shared).rollout_digests
+        assert digests is not None
+        return digests.codex_config_sha256
+
+    base = digest(codex_shared())
+    assert base is not None
+    assert digest(codex_shared(DEV_TOML + "# edited\n")) != base
+    assert digest(codex_shared(namespace="elsewhere")) == base
+    renamed = {"codexConfig": {"configToml": DEV_TOML, "name": "other-name"}, "namespace": "ns"}
+    assert digest(load_shared(renamed, set())) == base
+    assert digest(load_shared({"codexConfig": {"enabled": False}}, set())) is None
+
+
+def test_the_token_digest_is_only_there_with_a_managed_secret() -> None:
+    digests = shared_wiring(codex_shared()).rollout_digests
+    assert digests is not None and digests.github_token_hmac_sha256 is None
+    with_token = load_shared({"githubToken": "ghp_x"}, {"githubToken"})
+    digests = shared_wiring(with_token).rollout_digests
+    assert digests is not None and digests.github_token_hmac_sha256 == DEPLOY_TIME_MARKER
+    digests = shared_wiring(with_token, "abc").rollout_digests
+    assert digests is not None and digests.github_token_hmac_sha256 == "abc"
+
+
+def test_rollout_annotations_only_when_on_and_only_for_what_the_runner_reads() -> None:
+    shared = codex_shared()
+    sha = payload_sha256({"config.toml": DEV_TOML})
+    assert annotations(deployment(shared, codexConfigMount={})) == {}
+    on = deployment(shared, codexConfigMount={}, rolloutOnConfigChange=True)
+    assert annotations(on) == {CODEX_CONFIG_ANNOTATION: sha}
+    assert annotations(deployment(shared, rolloutOnConfigChange=True)) == {}
+    mine = {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
+    both = deployment(shared, codexConfigMount={}, rolloutOnConfigChange=True, podAnnotations=mine)
+    assert annotations(both) == {**mine, CODEX_CONFIG_ANNOTATION: sha}
+
+
+def test_every_runner_reads_the_managed_registration_secret() -> None:
+    shared = load_shared(
+        {"githubToken": "ghp_x", "codexConfig": {"configToml": DEV_TOML}}, {"githubToken"}
+    )
+    runner = load_runner_stack(runner_values(rolloutOnConfigChange=True)).runner
+    manifest = runner_deployment(runner, shared_wiring(shared, "hmac-of-token"))
+    assert annotations(manifest) == {GITHUB_TOKEN_ANNOTATION: "hmac-of-token"}
+
+
+def test_the_rollout_prefix_is_reserved() -> None:
+    message = runner_error(podAnnotations={"gh-runner/codex-config-sha256": "x"})
+    assert message.startswith("runner.podAnnotations.gh-runner/codex-config-sha256: the gh-runner/")
+
+
+def test_old_shared_wiring_without_digests() -> None:
+    output = shared_wiring(codex_shared()).to_output()
+    del output["rolloutDigests"]
+    old = shared_wiring_output(output)
+    runner = load_runner_stack(
+        runner_values(codexConfigMount={}, rolloutOnConfigChange=True)
+    ).runner
+    with pytest.raises(ConfigError) as caught:
+        runner_deployment(runner, old)
+    assert str(caught.value) == (
+        "runner.rolloutOnConfigChange: the shared stack's wiring has no rolloutDigests yet (it "
+        "was last updated by an older gh-runner); run `pulumi up` in the shared stack first"
+    )
+    off = load_runner_stack(runner_values(codexConfigMount={})).runner
+    assert annotations(runner_deployment(off, old)) == {}
+
+
+def test_wiring_validation_stays_strict() -> None:
+    output = shared_wiring(codex_shared()).to_output()
+    output["rolloutDigests"]["codexConfigSha512"] = "x"
+    with pytest.raises(ConfigError, match=r"wiring\.rolloutDigests\.codexConfigSha512: unknown"):
+        shared_wiring_output(output)

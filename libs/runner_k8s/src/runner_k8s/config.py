@@ -244,12 +244,23 @@ class ConfigMapRef(Model):
     mcp_services: list[McpService] | None = None
 
 
+class RolloutDigests(Model):
+    """Digests of the payloads the shared stack manages, for runner.rolloutOnConfigChange."""
+
+    codex_config_sha256: str | None = None  # None: no codex ConfigMap
+    # HMAC-SHA256 of the registration Secret's data (githubToken), keyed with random bytes that
+    # live only in the shared stack's state. None: the stack manages no such Secret.
+    github_token_hmac_sha256: str | None = None
+
+
 class SharedWiring(Model):
     """The shared stack's ``wiring`` output, read by every runner stack via StackReference."""
 
     namespace: DnsLabel
     github_env: list[EnvVar]
     codex_config_map: ConfigMapRef | None = None
+    # None in the output of a shared stack updated before gh-runner exported digests.
+    rollout_digests: RolloutDigests | None = None
 
     def to_output(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
@@ -390,6 +401,8 @@ class RunnerConfig(Model):
     termination_grace_period_seconds: Annotated[int, Field(strict=True, ge=0)] | None = None
     pod_annotations: dict[str, str] = {}
     network_policy: NetworkPolicyConfig = NetworkPolicyConfig()
+    # Digests of the shared payloads this fleet reads, as pod annotations: an edit rolls it.
+    rollout_on_config_change: bool = False
 
     @property
     def selector_labels(self) -> dict[str, str]:
@@ -516,6 +529,12 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
     problems = _duplicates(volumes, "volume name") + _duplicates(mounts, "mount path")
 
     problems += _check_labels(runner.labels, at) + _check_image(runner, at)
+    problems += [
+        f"{at}.podAnnotations.{key}: the {ROLLOUT_ANNOTATION_PREFIX} prefix is gh-runner's own "
+        "(rolloutOnConfigChange); use another prefix"
+        for key in runner.pod_annotations
+        if key.startswith(ROLLOUT_ANNOTATION_PREFIX)
+    ]
     for name in runner.env:
         if name in RESERVED_ENV:
             problems.append(f"{at}.env.{name}: is set by gh-runner itself; use the dedicated key")
@@ -544,6 +563,9 @@ def shared_home_warnings(runner: RunnerConfig, at: str = "runner") -> list[str]:
         for pvc in runner.home_volumes
     ]
 
+
+# The pod annotations gh-runner writes itself (rollout digests).
+ROLLOUT_ANNOTATION_PREFIX = "gh-runner/"
 
 # GitHub gives every self-hosted runner this label itself; `runs-on` lists it first.
 SELF_HOSTED = "self-hosted"
@@ -638,6 +660,12 @@ def check_runner_wiring(runner: RunnerConfig, wiring: SharedWiring, at: str = "r
             f"{at}.codexConfigMount",
             "the shared stack has no codex ConfigMap (codexConfig.enabled is false there); "
             "remove this mount or enable codexConfig in the shared stack",
+        )
+    if runner.rollout_on_config_change and wiring.rollout_digests is None:
+        raise ConfigError.at(
+            f"{at}.rolloutOnConfigChange",
+            "the shared stack's wiring has no rolloutDigests yet (it was last updated by an older "
+            "gh-runner); run `pulumi up` in the shared stack first",
         )
     policy = runner.network_policy
     if (

@@ -15,6 +15,7 @@ from .config import (
     EnvVar,
     EnvVarSource,
     ProviderConfig,
+    RolloutDigests,
     RunnerConfig,
     SecretKeyRef,
     SecretKeySelector,
@@ -23,6 +24,7 @@ from .config import (
     check_runner_wiring,
 )
 from .egress import mcp_services, runner_network_policy
+from .rollout import DEPLOY_TIME_MARKER, payload_sha256, rollout_annotations
 
 Manifest = dict[str, Any]
 
@@ -88,8 +90,12 @@ def _from_secret(name: str, ref: SecretKeyRef) -> EnvVar:
     )
 
 
-def shared_wiring(shared: SharedConfig) -> SharedWiring:
-    """Namespace, GitHub credentials and the codex ConfigMap, as the runner stacks consume them."""
+def shared_wiring(
+    shared: SharedConfig, github_token_hmac: str = DEPLOY_TIME_MARKER
+) -> SharedWiring:
+    """Namespace, GitHub credentials and the codex ConfigMap, as the runner stacks consume them,
+    with the digests that roll them. ``github_token_hmac`` is the registration Secret's digest,
+    which only the program can compute (see SharedResources)."""
     refs = shared.secret_refs
     if shared.github_repo is not None:
         url = EnvVar(
@@ -99,6 +105,7 @@ def shared_wiring(shared: SharedConfig) -> SharedWiring:
         url = _from_secret("GITHUB_URL", refs.github_url)
     pat_ref = refs.managed_token if shared.github_token is not None else refs.github_pat
     codex = shared.codex_config
+    config_map = codex_config_map(shared)
     return SharedWiring(
         namespace=shared.namespace,
         github_env=[
@@ -113,6 +120,10 @@ def shared_wiring(shared: SharedConfig) -> SharedWiring:
         )
         if codex.enabled
         else None,
+        rollout_digests=RolloutDigests(
+            codex_config_sha256=payload_sha256(config_map["data"]) if config_map else None,
+            github_token_hmac_sha256=github_token_hmac if shared.github_token is not None else None,
+        ),
     )
 
 
@@ -249,8 +260,9 @@ def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
         pod_spec["affinity"] = affinity
 
     template_metadata: dict[str, Any] = {"labels": dict(labels)}
-    if runner.pod_annotations:
-        template_metadata["annotations"] = dict(runner.pod_annotations)
+    annotations = {**runner.pod_annotations, **rollout_annotations(runner, wiring)}
+    if annotations:
+        template_metadata["annotations"] = annotations
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
