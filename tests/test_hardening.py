@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from stack_fixtures import EditConfig
 
+from runner_k8s.errors import ConfigError
 from runner_k8s.mockrun import ProgramRun, run_stack
 from runner_k8s.render import render_stack, render_stacks
 from runner_k8s.rollout import (
@@ -370,3 +371,21 @@ def test_old_shared_outputs_stop_the_rollout_switch(
     )
     assert "run `pulumi up` in the shared stack first" in run.error
     assert run.of_type(DEPLOYMENT) == []
+
+
+@pytest.mark.parametrize(
+    ("runner", "message"),
+    [
+        ({"labels": ["gpt-5-codex", "gpt-5-codex"]}, "runner.labels[1]: duplicate label"),
+        ({"minRunnerVersion": "2.330.0"}, "is below runner.minRunnerVersion 2.330.0"),
+        ({"networkPolicy": {"privateRanges": ["10/8"]}}, "runner.networkPolicy.privateRanges[0]"),
+    ],
+)
+def test_the_render_names_the_same_keys(
+    repo_copy: Path, edit_config: EditConfig, runner: dict[str, Any], message: str
+) -> None:
+    edit_config(repo_copy, "codex-runner", lambda c: c["runner"].update(runner))
+    with pytest.raises(ConfigError) as caught:
+        render_stacks([repo_copy / "stacks" / "codex-runner"], "dev")
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(str(repo_copy / "stacks" / "codex-runner"))
