@@ -318,9 +318,10 @@ def token_annotation(repo_copy: Path, token: str, stack: str = "codex-runner") -
     runs: dict[tuple[Path, str], Any] = {}
     shared = run_stack(stacks / "shared", "dev", config=config, runs=runs)
     assert shared.error is None
-    assert token not in repr(shared.outputs) + repr(shared.resources)
     run = run_stack(stacks / stack, "dev", runs=runs)
     assert run.error is None, run.error
+    for seen in (shared, run):
+        assert token not in repr(seen.outputs) + repr(seen.resources) + repr(seen.warnings)
     [deployment] = run.of_type(DEPLOYMENT)
     return pod_annotations(deployment.inputs)[GITHUB_TOKEN_ANNOTATION]
 
@@ -331,33 +332,38 @@ def test_the_token_digest_changes_with_the_secret_payload_only(
     for stack in ("codex-runner", "gemini-runner"):
         edit_config(repo_copy, stack, rollout_on)
     first = token_annotation(repo_copy, "ghp_first_token")
+    # The Secret's payload digested like the ConfigMap's, in plain text: a secret digest would
+    # have blinded the annotation (and the whole Deployment spec) in the mock run.
+    assert first == payload_sha256({"github-pat": "ghp_first_token"})
     assert token_annotation(repo_copy, "ghp_first_token") == first
     assert token_annotation(repo_copy, "ghp_first_token", "gemini-runner") == first
     assert token_annotation(repo_copy, "ghp_second_token") != first
-    # Keyed: not the bare SHA-256 anyone could compute from a guessed token.
-    assert first != payload_sha256({"github-pat": "ghp_first_token"})
     edit_config(repo_copy, "shared", lambda c: c.update(namespace="runners-canary"))
     assert token_annotation(repo_copy, "ghp_first_token") == first
 
 
-def test_the_digest_key_stays_a_secret_of_the_shared_stack(
+def test_an_encrypted_token_is_digested_at_deploy_time(
     repo_copy: Path, edit_config: EditConfig
 ) -> None:
+    # A stack file's `secure:` value is never decrypted here, so neither the render nor the mock
+    # run can digest it: both show the marker, and the registered Deployment is still the render.
     edit_config(repo_copy, "shared", lambda c: c.update(githubToken={"secure": "v1:AAAA"}))
-    run = run_stack(repo_copy / "stacks" / "shared", "dev")
-    [key] = run.of_type("random:index/randomBytes:RandomBytes")
-    assert key.inputs == {"length": 32}
-    assert key.parent.endswith("gh-runner:k8s:SharedResources::shared")
-    digest = run.outputs["wiring"]["rolloutDigests"]["githubTokenHmacSha256"]
-    assert len(digest) == 64
-    # The offline render can compute neither, and says so.
-    rendered = render_stacks([repo_copy / "stacks" / s for s in ("shared", "codex-runner")], "dev")
-    assert rendered[-1]["spec"]["template"]["metadata"].get("annotations") is None
     edit_config(repo_copy, "codex-runner", rollout_on)
-    [*_, deployment] = render_stacks(
-        [repo_copy / "stacks" / s for s in ("shared", "codex-runner")], "dev"
-    )
-    assert pod_annotations(deployment)[GITHUB_TOKEN_ANNOTATION] == DEPLOY_TIME_MARKER
+    stacks = repo_copy / "stacks"
+    shared = run_stack(stacks / "shared", "dev")
+    assert shared.outputs["wiring"]["rolloutDigests"]["githubTokenSha256"] == DEPLOY_TIME_MARKER
+    # No provider beside the stack's one explicit Kubernetes provider.
+    assert {r.type for r in shared.resources} == {
+        "gh-runner:k8s:SharedResources",
+        "pulumi:providers:kubernetes",
+        "kubernetes:core/v1:ConfigMap",
+        "kubernetes:core/v1:Secret",
+    }
+    run = run_stack(stacks / "codex-runner", "dev")
+    assert run.error is None, run.error
+    [deployment] = run.of_type(DEPLOYMENT)
+    assert [deployment.inputs] == render_stack(stacks / "codex-runner", "dev")
+    assert pod_annotations(deployment.inputs)[GITHUB_TOKEN_ANNOTATION] == DEPLOY_TIME_MARKER
 
 
 def test_old_shared_outputs_stop_the_rollout_switch(

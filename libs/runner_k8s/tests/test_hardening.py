@@ -20,12 +20,17 @@ from runner_k8s.config import (
 from runner_k8s.egress import mcp_services
 from runner_k8s.errors import ConfigError
 from runner_k8s.images import parse_image, runner_version
-from runner_k8s.manifests import Manifest, runner_deployment, runner_manifests, shared_wiring
+from runner_k8s.manifests import (
+    SECRET_MARKER,
+    Manifest,
+    runner_deployment,
+    runner_manifests,
+    shared_wiring,
+)
 from runner_k8s.rollout import (
     CODEX_CONFIG_ANNOTATION,
     DEPLOY_TIME_MARKER,
     GITHUB_TOKEN_ANNOTATION,
-    payload_hmac,
     payload_sha256,
 )
 
@@ -470,11 +475,9 @@ def annotations(manifest: Manifest) -> dict[str, str]:
     return found
 
 
-def test_payload_digests_ignore_key_order_and_need_the_key() -> None:
+def test_payload_digests_ignore_key_order() -> None:
     assert payload_sha256({"a": "1", "b": "2"}) == payload_sha256({"b": "2", "a": "1"})
     assert payload_sha256({"a": "1"}) != payload_sha256({"a": "2"})
-    assert payload_hmac(b"k1", {"a": "1"}) != payload_hmac(b"k2", {"a": "1"})
-    assert payload_hmac(b"k1", {"a": "1"}) != payload_sha256({"a": "1"})
 
 
 def test_the_codex_digest_follows_the_toml_only() -> None:
@@ -492,14 +495,32 @@ def test_the_codex_digest_follows_the_toml_only() -> None:
     assert digest(load_shared({"codexConfig": {"enabled": False}}, set())) is None
 
 
+def token_digest(token: str | None, **values: Any) -> str | None:
+    shared = load_shared(
+        {**values, **({"githubToken": token} if token is not None else {})}, {"githubToken"}
+    )
+    digests = shared_wiring(shared).rollout_digests
+    assert digests is not None
+    return digests.github_token_sha256
+
+
 def test_the_token_digest_is_only_there_with_a_managed_secret() -> None:
-    digests = shared_wiring(codex_shared()).rollout_digests
-    assert digests is not None and digests.github_token_hmac_sha256 is None
-    with_token = load_shared({"githubToken": "ghp_x"}, {"githubToken"})
-    digests = shared_wiring(with_token).rollout_digests
-    assert digests is not None and digests.github_token_hmac_sha256 == DEPLOY_TIME_MARKER
-    digests = shared_wiring(with_token, "abc").rollout_digests
-    assert digests is not None and digests.github_token_hmac_sha256 == "abc"
+    assert token_digest(None) is None
+    assert token_digest("ghp_x") == payload_sha256({"github-pat": "ghp_x"})
+
+
+def test_the_token_digest_follows_the_token_only() -> None:
+    first = token_digest("ghp_first")
+    assert first is not None and "ghp_first" not in first
+    assert token_digest("ghp_second") != first
+    assert token_digest("ghp_first", namespace="elsewhere") == first
+    renamed = {"managedToken": {"name": "other-secret", "key": "github-pat"}}
+    assert token_digest("ghp_first", secretRefs=renamed) == first
+
+
+def test_a_token_never_decrypted_shows_the_deploy_time_marker() -> None:
+    # What the render and mock runs read from a stack file's `secure:` value.
+    assert token_digest(SECRET_MARKER) == DEPLOY_TIME_MARKER
 
 
 def test_rollout_annotations_only_when_on_and_only_for_what_the_runner_reads() -> None:
@@ -519,8 +540,10 @@ def test_every_runner_reads_the_managed_registration_secret() -> None:
         {"githubToken": "ghp_x", "codexConfig": {"configToml": DEV_TOML}}, {"githubToken"}
     )
     runner = load_runner_stack(runner_values(rolloutOnConfigChange=True)).runner
-    manifest = runner_deployment(runner, shared_wiring(shared, "hmac-of-token"))
-    assert annotations(manifest) == {GITHUB_TOKEN_ANNOTATION: "hmac-of-token"}
+    manifest = runner_deployment(runner, shared_wiring(shared))
+    assert annotations(manifest) == {
+        GITHUB_TOKEN_ANNOTATION: payload_sha256({"github-pat": "ghp_x"})
+    }
 
 
 def test_the_rollout_prefix_is_reserved() -> None:

@@ -7,7 +7,6 @@ from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from .config import (
     ProviderConfig,
@@ -25,7 +24,6 @@ from .manifests import (
     shared_wiring,
 )
 from .program import or_run_error
-from .rollout import payload_hmac
 
 R = TypeVar("R", bound=pulumi.CustomResource)
 
@@ -87,9 +85,8 @@ class SharedResources(pulumi.ComponentResource):
             )
 
         self.token_secret = None
-        self.wiring: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(
-            shared_wiring(shared).to_output()
-        )
+        # Plain data, digests included: exported as is, never as a secret.
+        self.wiring: dict[str, Any] = shared_wiring(shared).to_output()
         if shared.github_token is not None:
             token = pulumi.Output.secret(shared.github_token.get_secret_value())
             secret = github_token_secret(shared, token)
@@ -100,31 +97,12 @@ class SharedResources(pulumi.ComponentResource):
                 string_data=secret["stringData"],
                 opts=child,
             )
-            self.wiring = self._wiring_with_token_digest(
-                shared, shared.github_token.get_secret_value()
-            )
         self.register_outputs(
             {
                 "configMap": self.config_map.metadata["name"] if self.config_map else None,
                 "tokenSecret": self.token_secret.metadata["name"] if self.token_secret else None,
             }
         )
-
-    def _wiring_with_token_digest(
-        self, shared: SharedConfig, token: str
-    ) -> pulumi.Output[dict[str, Any]]:
-        """The wiring, with an HMAC of the registration Secret's data for rollouts. Its key is 32
-        random bytes that Pulumi keeps, as a secret, in this stack's state and nowhere else; the
-        HMAC alone tells nothing about the token, so it may be exported and annotated in plain
-        text."""
-        data = {shared.secret_refs.managed_token.key: token}
-        key = random.RandomBytes(
-            "github-token-digest-key", length=32, opts=pulumi.ResourceOptions(parent=self)
-        )
-        digest = pulumi.Output.unsecret(
-            key.hex.apply(lambda k: payload_hmac(bytes.fromhex(k), data))
-        )
-        return digest.apply(lambda d: shared_wiring(shared, d).to_output())
 
 
 class RunnerDeployment(pulumi.ComponentResource):

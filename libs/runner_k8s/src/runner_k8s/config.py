@@ -248,9 +248,9 @@ class RolloutDigests(Model):
     """Digests of the payloads the shared stack manages, for runner.rolloutOnConfigChange."""
 
     codex_config_sha256: str | None = None  # None: no codex ConfigMap
-    # HMAC-SHA256 of the registration Secret's data (githubToken), keyed with random bytes that
-    # live only in the shared stack's state. None: the stack manages no such Secret.
-    github_token_hmac_sha256: str | None = None
+    # SHA-256 of the registration Secret's data (githubToken). None: the stack manages no such
+    # Secret.
+    github_token_sha256: str | None = None
 
 
 class SharedWiring(Model):

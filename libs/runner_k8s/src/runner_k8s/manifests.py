@@ -71,7 +71,8 @@ REGISTRATION_TOKEN_LABEL = ("app.kubernetes.io/component", "runner-registration-
 
 def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> Manifest:
     """The Secret made from ``githubToken``. ``token`` is whatever stands for the value: a Pulumi
-    secret Output in the program, the marker in the offline render."""
+    secret Output in the program, the marker in the offline render, the decrypted ``str`` when
+    only its payload's digest is wanted."""
     ref = shared.secret_refs.managed_token
     key, value = REGISTRATION_TOKEN_LABEL
     return {
@@ -90,12 +91,25 @@ def _from_secret(name: str, ref: SecretKeyRef) -> EnvVar:
     )
 
 
-def shared_wiring(
-    shared: SharedConfig, github_token_hmac: str = DEPLOY_TIME_MARKER
-) -> SharedWiring:
+def github_token_sha256(shared: SharedConfig) -> str | None:
+    """The registration Secret's digest for rollouts, from the decrypted ``githubToken``: a plain
+    ``str``, so neither the digest nor the Deployment it annotates becomes a Pulumi secret.
+
+    Unkeyed on purpose: a GitHub token is machine-generated with well over 160 bits of entropy,
+    so its SHA-256 can be neither reversed nor guessed, as with Helm's ``checksum/`` annotations.
+    A low-entropy password would need more, and has no place in ``githubToken``."""
+    if shared.github_token is None:
+        return None
+    token = shared.github_token.get_secret_value()
+    if token == SECRET_MARKER:
+        # Read from a stack file, never decrypted (the offline render, mock runs of the file).
+        return DEPLOY_TIME_MARKER
+    return payload_sha256(github_token_secret(shared, token)["stringData"])
+
+
+def shared_wiring(shared: SharedConfig) -> SharedWiring:
     """Namespace, GitHub credentials and the codex ConfigMap, as the runner stacks consume them,
-    with the digests that roll them. ``github_token_hmac`` is the registration Secret's digest,
-    which only the program can compute (see SharedResources)."""
+    with the digests that roll them."""
     refs = shared.secret_refs
     if shared.github_repo is not None:
         url = EnvVar(
@@ -122,7 +136,7 @@ def shared_wiring(
         else None,
         rollout_digests=RolloutDigests(
             codex_config_sha256=payload_sha256(config_map["data"]) if config_map else None,
-            github_token_hmac_sha256=github_token_hmac if shared.github_token is not None else None,
+            github_token_sha256=github_token_sha256(shared),
         ),
     )
 

@@ -7,8 +7,6 @@ own exports from a mock run of it. What the program registers is recorded, input
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import runpy
 import threading
@@ -29,7 +27,6 @@ from .render import shared_stack_of
 from .stackfile import StackConfig, load_stack_config
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
-RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
 GCS_SERVICE_AGENT = "gcp:storage/getProjectServiceAccount:getProjectServiceAccount"
 
 
@@ -100,12 +97,6 @@ class _Mocks(mocks.Mocks):
             if name not in self.references:
                 raise ConfigError.at("sharedStack", f"no stack {name!r} to answer the reference")
             return name, {"name": name, "outputs": self.references[name]}
-        outputs = dict(args.inputs)
-        if args.typ == RANDOM_BYTES:
-            # Made-up but stable bytes: what pulumi-random would generate once and keep in state.
-            length = int(inputs["length"])
-            key = hashlib.shake_256(args.name.encode()).digest(length)
-            outputs |= {"hex": key.hex(), "base64": base64.b64encode(key).decode()}
         request = getattr(self.registering, "request", None)
         self.run.resources.append(
             Registration(
@@ -119,7 +110,7 @@ class _Mocks(mocks.Mocks):
                 request.parent if request is not None else "",
             )
         )
-        return f"{args.name}-id", outputs
+        return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == GCS_SERVICE_AGENT:

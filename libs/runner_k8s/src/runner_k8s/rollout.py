@@ -8,16 +8,15 @@ pod template turns the edit into a change of the Deployment, and `pulumi up` rol
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 
 from .config import ROLLOUT_ANNOTATION_PREFIX, RunnerConfig, SharedWiring
 
 CODEX_CONFIG_ANNOTATION = f"{ROLLOUT_ANNOTATION_PREFIX}codex-config-sha256"
-GITHUB_TOKEN_ANNOTATION = f"{ROLLOUT_ANNOTATION_PREFIX}github-token-hmac-sha256"
-# What the offline render shows for the token digest: it needs the key in the shared stack's
-# state and the decrypted token, neither of which the render has.
+GITHUB_TOKEN_ANNOTATION = f"{ROLLOUT_ANNOTATION_PREFIX}github-token-sha256"
+# What stands for the token digest where the token was never decrypted (the offline render,
+# mock runs of a stack file): the program computes it from the value the engine decrypts.
 DEPLOY_TIME_MARKER = "[computed at deploy time]"
 
 
@@ -31,12 +30,6 @@ def payload_sha256(data: Mapping[str, str]) -> str:
     return hashlib.sha256(_canonical(data)).hexdigest()
 
 
-def payload_hmac(key: bytes, data: Mapping[str, str]) -> str:
-    """Keyed, because a bare SHA-256 of a token in a pod annotation would let anyone who can read
-    the Deployment test a guessed token offline. The key lives only in the shared stack's state."""
-    return hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
-
-
 def rollout_annotations(runner: RunnerConfig, wiring: SharedWiring) -> dict[str, str]:
     """With ``rolloutOnConfigChange``, a digest of each shared payload this runner reads: the
     codex config when it mounts it, the registration Secret when the shared stack manages it
@@ -47,6 +40,6 @@ def rollout_annotations(runner: RunnerConfig, wiring: SharedWiring) -> dict[str,
     annotations = {}
     if runner.codex_config_mount is not None and digests.codex_config_sha256 is not None:
         annotations[CODEX_CONFIG_ANNOTATION] = digests.codex_config_sha256
-    if digests.github_token_hmac_sha256 is not None:
-        annotations[GITHUB_TOKEN_ANNOTATION] = digests.github_token_hmac_sha256
+    if digests.github_token_sha256 is not None:
+        annotations[GITHUB_TOKEN_ANNOTATION] = digests.github_token_sha256
     return annotations
