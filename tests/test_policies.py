@@ -32,6 +32,8 @@ def every_switch_on(root: Path, edit_config: EditConfig) -> None:
         config["provider"]["skipAwait"] = True
         config["runner"]["homeVolume"] = {"colocate": True}
         config["runner"]["minRunnerVersion"] = "2.329.0"
+        config["runner"]["networkPolicy"] = {"enabled": True}
+        config["runner"]["rolloutOnConfigChange"] = True
 
     edit_config(root, "shared", shared)
     for stack in ("codex-runner", "gemini-runner"):
@@ -43,7 +45,7 @@ def test_every_switch_on_passes_the_pack(repo_copy: Path, edit_config: EditConfi
     stack_dirs = [repo_copy / "stacks" / s for s in K8S_STACKS]
 
     rendered = render_stacks(stack_dirs, "dev")
-    assert {m["kind"] for m in rendered} >= {"Secret", "ConfigMap", "Deployment"}
+    assert {m["kind"] for m in rendered} == {"Secret", "ConfigMap", "Deployment", "NetworkPolicy"}
     assert problems(rendered) == {}
 
     runs: dict[tuple[Path, str], ProgramRun] = {}
