@@ -1,0 +1,174 @@
+"""The real Pulumi engine, hermetic: the CLI, language host and Kubernetes provider that
+scripts/pulumi-toolchain.sh builds, a file backend, a passphrase secrets provider and a
+PULUMI_HOME, all in a temporary directory; no cloud, no cluster, no download.
+
+The stacks run from a copy of the workspace (pyproject.toml, uv.lock, libs/, stacks/,
+policies/), so `pulumi stack init` and `pulumi config set` never write into the repository,
+and Pulumi's uv toolchain resolves that copy's uv.lock exactly as it resolves the repository's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi.automation as auto
+import pytest
+from toolchain import PULUMI_BINARIES, REPO, bin_dir, missing, toolchain_root
+
+from runner_k8s.render import load_manifests
+
+PASSPHRASE = "gh-runner-engine-tests"
+# What a workspace copy needs for `uv sync` and for every stack to run unchanged.
+WORKSPACE_PARTS = ("pyproject.toml", "uv.lock", "libs", "stacks", "policies")
+_NOT_COPIED = shutil.ignore_patterns(
+    ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache"
+)
+
+
+def copy_workspace(target: Path) -> Path:
+    for part in WORKSPACE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=_NOT_COPIED)
+        elif source.is_file():
+            shutil.copy2(source, target / part)
+    # The copy gets its own .venv from the same lock (uv's cache makes this a local copy).
+    subprocess.run(
+        ["uv", "sync", "--all-packages", "--frozen", "--quiet"],
+        cwd=target,
+        check=True,
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+        },
+    )
+    return target
+
+
+def hermetic_env(tmp: Path) -> dict[str, str]:
+    """The whole environment of every engine command: nothing from the developer's setup
+    (no KUBECONFIG, no ~/.pulumi, no cloud credentials) leaks in."""
+    for name in ("home", "state", "tmp"):
+        (tmp / name).mkdir(exist_ok=True)
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "UV_CACHE_DIR", "UV_PYTHON_INSTALL_DIR")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(
+        PATH=f"{bin_dir()}{os.pathsep}{env.get('PATH', '')}",
+        PULUMI_HOME=str(tmp / "home"),
+        PULUMI_BACKEND_URL=f"file://{tmp / 'state'}",
+        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        PULUMI_SKIP_CONFIRMATIONS="true",
+        # Engine and plugin logs land here, so a test can search every log for a secret.
+        TMPDIR=str(tmp / "tmp"),
+    )
+    return env
+
+
+@dataclass
+class Engine:
+    """One hermetic engine session over one workspace copy."""
+
+    workspace: Path
+    tmp: Path
+    env: dict[str, str]
+    # Everything every command printed, for the tests that search the logs.
+    transcript: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, tmp: Path) -> Engine:
+        return cls(copy_workspace(tmp / "workspace"), tmp, hermetic_env(tmp))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.tmp / "state"
+
+    def stack_dir(self, stack_dir: str) -> Path:
+        return self.workspace / "stacks" / stack_dir
+
+    def stack(self, stack_dir: str, stack: str = "dev") -> auto.Stack:
+        return auto.create_or_select_stack(
+            stack_name=stack,
+            work_dir=str(self.stack_dir(stack_dir)),
+            opts=auto.LocalWorkspaceOptions(
+                pulumi_home=self.env["PULUMI_HOME"],
+                env_vars=self.env,
+                secrets_provider="passphrase",
+                pulumi_command=auto.PulumiCommand(
+                    root=str(toolchain_root()), skip_version_check=True
+                ),
+            ),
+        )
+
+    def record(self, *chunks: str) -> None:
+        self.transcript.extend(chunks)
+
+    def up(self, stack: auto.Stack, **kwargs: Any) -> auto.UpResult:
+        result = stack.up(show_secrets=False, color="never", on_output=self.record, **kwargs)
+        self.record(result.stdout, result.stderr)
+        return result
+
+    def preview(self, stack: auto.Stack, **kwargs: Any) -> auto.PreviewResult:
+        result = stack.preview(color="never", on_output=self.record, **kwargs)
+        self.record(result.stdout, result.stderr)
+        return result
+
+    def destroy(self, stack: auto.Stack) -> auto.DestroyResult:
+        result = stack.destroy(show_secrets=False, color="never", on_output=self.record)
+        self.record(result.stdout, result.stderr)
+        return result
+
+    def cli(self, stack_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """A plain CLI call, for what the Automation API only offers with --show-secrets."""
+        done = subprocess.run(
+            [str(bin_dir() / "pulumi"), *args, "--non-interactive"],
+            cwd=self.stack_dir(stack_dir),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        self.record(done.stdout, done.stderr)
+        return done
+
+    def files(self) -> Iterator[Path]:
+        """Every file the engine could have written: state, PULUMI_HOME, logs, config."""
+        roots = [d for d in self.tmp.iterdir() if d != self.workspace]
+        for root in (*roots, self.workspace / "stacks"):
+            yield from (p for p in root.rglob("*") if p.is_file())
+
+
+def rendered_objects(directory: Path) -> list[dict[str, Any]]:
+    """The objects pulumi-kubernetes wrote in renderYamlToDirectory mode."""
+    objects: list[dict[str, Any]] = []
+    for path in sorted(directory.rglob("*.yaml")):
+        objects += load_manifests(path)
+    return objects
+
+
+def ambient_settings() -> list[str]:
+    """The variables to drop from os.environ, which the Automation API adds to every command:
+    whatever could reach a real cluster, a real backend or a cloud."""
+    prefixes = ("PULUMI_", "GOOGLE_", "CLOUDSDK_")
+    return [n for n in os.environ if n == "KUBECONFIG" or n.startswith(prefixes)]
+
+
+@contextmanager
+def engine_session(tmp: Path) -> Iterator[Engine]:
+    """A fresh engine in ``tmp``; skips (saying why) where the toolchain is not built."""
+    reason = missing(PULUMI_BINARIES, "pulumi-toolchain.sh")
+    if reason:
+        pytest.skip(reason)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ambient_settings():
+            mp.delenv(name)
+        yield Engine.create(tmp)
