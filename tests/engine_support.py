@@ -33,6 +33,7 @@ _NOT_COPIED = shutil.ignore_patterns(
 
 
 def copy_workspace(target: Path) -> Path:
+    target.mkdir(parents=True)
     for part in WORKSPACE_PARTS:
         source = REPO / part
         if source.is_dir():
