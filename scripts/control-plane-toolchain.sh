@@ -24,30 +24,10 @@ STAMP=$ROOT/control-plane.stamp
 WORK=$ROOT/control-plane-build
 LOG=$WORK/build.log
 
-# The wrapper modules live outside any repository; a go.work above them must not leak in.
-export GOWORK=off CGO_ENABLED=0
-
-say() { printf '[control-plane] %s\n' "$*" >&2; }
-
-now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
-
-elapsed() { awk -v start="$1" -v end="$(now)" 'BEGIN { printf "%.1fs", end - start }'; }
-
-# Run one named step with its output in the build log and report its duration. A failing
-# command inside it ends the script (errexit); the exit trap then shows the tail of the step's
-# output and one line naming the step.
-CURRENT_STEP=
-step() {
-    CURRENT_STEP=$1
-    shift
-    STEP_START=$(now)
-    STEP_MARK=$(wc -l <"$LOG")
-    say "$CURRENT_STEP ..."
-    printf '\n=== %s\n' "$CURRENT_STEP" >>"$LOG"
-    "$@" >>"$LOG" 2>&1
-    say "$CURRENT_STEP done in $(elapsed "$STEP_START")"
-    CURRENT_STEP=
-}
+TOOLCHAIN_NAME=control-plane
+STEP_LOG=$LOG
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/toolchain/common.sh"
 
 report_failure() {
     local status=$?

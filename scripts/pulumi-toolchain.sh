@@ -41,25 +41,9 @@ BIN=$ROOT/bin
 STAMP=$ROOT/pulumi.stamp
 BINARIES=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes)
 
-# Scratch modules live under the cache root, outside any repository: no go.work may leak in.
-export GOWORK=off CGO_ENABLED=0
-
-say() { printf '[pulumi-toolchain] %s\n' "$*" >&2; }
-
-now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
-
-elapsed() { awk -v start="$1" -v end="$(now)" 'BEGIN { printf "%.1fs", end - start }'; }
-
-CURRENT_STEP=
-step() {
-    CURRENT_STEP=$1
-    shift
-    STEP_START=$(now)
-    say "$CURRENT_STEP ..."
-    "$@" >&2
-    say "$CURRENT_STEP done in $(elapsed "$STEP_START")"
-    CURRENT_STEP=
-}
+TOOLCHAIN_NAME=pulumi-toolchain
+# shellcheck source-path=SCRIPTDIR
+source "$HERE/toolchain/common.sh"
 
 SCRATCH=
 finish() {
