@@ -406,6 +406,9 @@ func (h *languageHost) RunPlugin(
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
+	// A plugin (a policy pack) announces its gRPC port on stdout, here a pipe: unbuffered, or
+	// the engine waits forever for a port Python has not flushed.
+	cmd.Env = append(cmd.Env, "PYTHONUNBUFFERED=1")
 	cmd.Env = append(cmd.Env, req.GetEnv()...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {
