@@ -105,7 +105,7 @@ class Cluster:
 
     def get_named(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         where = [] if kind == "Namespace" else ["-n", namespace or self.namespace]
-        done = self.kubectl("get", kind, name, *where, "-o", "json")
+        done = self.kubectl("get", kind, name, *where, "-o", "json", "--show-managed-fields")
         return dict(json.loads(done.stdout))
 
     def get(self, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ and Pulumi's uv toolchain resolves that copy's uv.lock exactly as it resolves th
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi.automation as auto
+import pulumi_kubernetes
 import pytest
 from toolchain import PULUMI_BINARIES, REPO, bin_dir, missing, toolchain_root
 
@@ -55,8 +57,9 @@ def copy_workspace(target: Path) -> Path:
 
 
 def hermetic_env(tmp: Path) -> dict[str, str]:
-    """The whole environment of every engine command: nothing from the developer's setup
-    (no KUBECONFIG, no ~/.pulumi, no cloud credentials) leaks in."""
+    """What every engine command runs with, on top of os.environ (from which engine_session
+    drops KUBECONFIG, PULUMI_* and cloud settings): a backend, secrets provider, plugin home
+    and temp dir of its own, nothing from ~/.pulumi, nothing downloaded."""
     for name in ("home", "state", "tmp"):
         (tmp / name).mkdir(exist_ok=True)
     keep = ("PATH", "LANG", "LC_ALL", "HOME", "UV_CACHE_DIR", "UV_PYTHON_INSTALL_DIR")
@@ -69,6 +72,9 @@ def hermetic_env(tmp: Path) -> dict[str, str]:
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         PULUMI_SKIP_CONFIRMATIONS="true",
+        # Plugins only from PULUMI_HOME, where install_provider put ours under the version the
+        # Python SDK asks for (no "using pulumi-resource-kubernetes from $PATH" warnings).
+        PULUMI_IGNORE_AMBIENT_PLUGINS="true",
         # Engine and plugin logs land here, so a test can search every log for a secret.
         TMPDIR=str(tmp / "tmp"),
     )
@@ -87,7 +93,21 @@ class Engine:
 
     @classmethod
     def create(cls, tmp: Path) -> Engine:
-        return cls(copy_workspace(tmp / "workspace"), tmp, hermetic_env(tmp))
+        engine = cls(copy_workspace(tmp / "workspace"), tmp, hermetic_env(tmp))
+        engine.install_provider()
+        return engine
+
+    def install_provider(self) -> None:
+        """Install the built provider into PULUMI_HOME as the version the SDK requests."""
+        plugin = json.loads(
+            (Path(pulumi_kubernetes.__file__).parent / "pulumi-plugin.json").read_text()
+        )
+        binary = str(bin_dir() / "pulumi-resource-kubernetes")
+        done = self.cli(
+            ".", "plugin", "install", "resource", "kubernetes", plugin["version"], "--file", binary
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pulumi plugin install: {done.stderr}")
 
     @property
     def state_dir(self) -> Path:
