@@ -24,6 +24,8 @@ KUBECTL = "kubectl"
 # The finalizer a foreground deletion puts on an object; the garbage collector removes it
 # once the dependents are gone. No controller runs here (see Cluster.collect_garbage).
 FOREGROUND = "foregroundDeletion"
+# Every kind the stacks can register, for the garbage collector's rounds.
+STACK_KINDS = "deployments,configmaps,secrets,networkpolicies"
 
 
 def _pod_specs(manifests: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -124,28 +126,18 @@ class Cluster:
         return [self.get(m) for m in production_surroundings(load_manifests(self.baseline))]
 
     def _collect_once(self) -> None:
-        for manifest in load_manifests(self.baseline):
-            meta = manifest["metadata"]
-            done = self.kubectl(
-                "get",
-                manifest["kind"],
-                meta["name"],
-                "-n",
-                meta["namespace"],
-                "-o",
-                "json",
-                check=False,
-            )
-            if done.returncode != 0:
-                continue
-            live = json.loads(done.stdout)["metadata"]
-            if live.get("deletionTimestamp") and live.get("finalizers") == [FOREGROUND]:
+        listed = self.kubectl("get", STACK_KINDS, "-n", self.namespace, "-o", "json", check=False)
+        if listed.returncode != 0:
+            return
+        for obj in json.loads(listed.stdout)["items"]:
+            meta = obj["metadata"]
+            if meta.get("deletionTimestamp") and meta.get("finalizers") == [FOREGROUND]:
                 self.kubectl(
                     "patch",
-                    manifest["kind"],
+                    obj["kind"],
                     meta["name"],
                     "-n",
-                    meta["namespace"],
+                    self.namespace,
                     "--type=merge",
                     "-p",
                     '{"metadata":{"finalizers":null}}',

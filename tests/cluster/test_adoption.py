@@ -17,7 +17,7 @@ from engine_support import Engine
 from stack_fixtures import BASELINE, K8S_STACKS
 
 from runner_k8s.drift import compare
-from runner_k8s.render import load_manifests
+from runner_k8s.render import load_manifests, render_stack
 
 pytestmark = pytest.mark.cluster
 
@@ -123,6 +123,17 @@ def _applyable(obj: dict[str, Any]) -> dict[str, Any]:
     return {**{k: obj[k] for k in ("apiVersion", "kind", "spec")}, "metadata": metadata}
 
 
+def test_network_policy_is_admitted_as_rendered(engine: Engine, cluster: Cluster) -> None:
+    codex = engine.stack("codex-runner")
+    codex.set_config("runner.networkPolicy.enabled", auto.ConfigValue("true"), path=True)
+    engine.up(codex)
+    rendered = render_stack(engine.stack_dir("codex-runner"), "dev")
+    [policy] = [m for m in rendered if m["kind"] == "NetworkPolicy"]
+    live = cluster.get(policy)
+    drift = compare([policy], [live], live=True)
+    assert drift.clean, drift.report()
+
+
 def test_bad_config_changes_nothing_live(engine: Engine, cluster: Cluster) -> None:
     before = {cluster.key(o): o["metadata"]["resourceVersion"] for o in managed(cluster)}
     codex = engine.stack("codex-runner")
@@ -147,5 +158,9 @@ def test_destroy_leaves_what_the_fleets_keep(engine: Engine, cluster: Cluster) -
             assert result.summary.result == "succeeded", stack_dir
     for manifest in load_manifests(BASELINE):
         assert cluster.absent(manifest), cluster.key(manifest)
+    left = cluster.kubectl(
+        "get", "deployments,networkpolicies", "-n", cluster.namespace, "-o", "name"
+    )
+    assert left.stdout.split() == []
     after = {cluster.key(o): o["metadata"]["resourceVersion"] for o in cluster.kept_objects()}
     assert after == before
