@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from control_plane import ControlPlane
 
 from runner_k8s.render import load_manifests
 
-KUBECTL = "kubectl"
 # The finalizer a foreground deletion puts on an object; the garbage collector removes it
 # once the dependents are gone. No controller runs here (see Cluster.collect_garbage).
 FOREGROUND = "foregroundDeletion"
@@ -73,8 +73,12 @@ def production_surroundings(baseline: list[dict[str, Any]]) -> list[dict[str, An
 
 @dataclass
 class Cluster:
-    kubeconfig: Path
+    control_plane: ControlPlane
     baseline: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.control_plane.kubeconfig
 
     @property
     def namespace(self) -> str:
@@ -84,14 +88,8 @@ class Cluster:
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        """The control plane's kubectl; a failure fails the test unless ``check`` is off."""
+        done = self.control_plane.kubectl(*args, stdin=input)
         if check and done.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)}: {done.stderr}")
         return done

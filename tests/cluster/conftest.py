@@ -27,7 +27,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 def cluster(control_plane: ControlPlane) -> Cluster:
     if not BASELINE.is_file():
         pytest.skip(f"{BASELINE} absent: nothing to prepare the cluster as production from")
-    prepared = Cluster(control_plane.kubeconfig, BASELINE)
+    prepared = Cluster(control_plane, BASELINE)
     prepared.prepare_as_production()
     return prepared
 
