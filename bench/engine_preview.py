@@ -18,14 +18,11 @@ import time
 from pathlib import Path
 
 import pulumi.automation as auto
+from render_vs_mock_run import timed  # bench/ is sys.path[0] when run as a script
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from engine_support import Engine, ambient_settings  # noqa: E402
-from render_vs_mock_run import timed  # noqa: E402  (bench/ is sys.path[0])
-from stack_fixtures import K8S_STACKS  # noqa: E402
-from toolchain import PULUMI_BINARIES, missing  # noqa: E402
+from gh_runner_harness.engine import Engine, ambient_settings
+from gh_runner_harness.paths import K8S_STACKS
+from gh_runner_harness.toolchain import PULUMI_BINARIES, missing
 
 # Beside stacks/, not in it: every stacks/* directory is a uv workspace member.
 FLOOR = "../bench-empty"

@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from gh_runner_harness.paths import REPO
 from runner_k8s.mockrun import run_stack
 from runner_k8s.render import DEFAULT_STACK_DIRS, render_stacks, to_yaml
 
-REPO = Path(__file__).resolve().parents[1]
 STACK_DIRS = [REPO / d for d in DEFAULT_STACK_DIRS]
 
 

@@ -3,14 +3,12 @@ produces it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runner_k8s.render import DEFAULT_STACK_DIRS, find_repo_root, render_stacks
-
-REPO = find_repo_root(Path(__file__).parent)
+from gh_runner_harness.paths import REPO
+from runner_k8s.render import DEFAULT_STACK_DIRS, render_stacks
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,18 @@ from collections.abc import Iterator
 
 import pulumi.automation as auto
 import pytest
-from cluster_support import Cluster
-from control_plane import ControlPlane, running_control_plane
-from engine_support import Engine, engine_session
-from stack_fixtures import BASELINE, K8S_STACKS
-from toolchain import CONTROL_PLANE_BINARIES, bin_dir, missing
+from tiers import require_binaries
+
+from gh_runner_harness.cluster import Cluster
+from gh_runner_harness.control_plane import ControlPlane, running_control_plane
+from gh_runner_harness.engine import Engine, engine_session
+from gh_runner_harness.paths import BASELINE, K8S_STACKS
+from gh_runner_harness.toolchain import CONTROL_PLANE_BINARIES, PULUMI_BINARIES, bin_dir
 
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    reason = missing(CONTROL_PLANE_BINARIES, "control-plane-toolchain.sh")
-    if reason:
-        pytest.skip(reason)
+    require_binaries(CONTROL_PLANE_BINARIES, "control-plane-toolchain.sh")
     with running_control_plane(tmp_path_factory.mktemp("control-plane"), bin_dir()) as running:
         yield running
 
@@ -34,6 +34,7 @@ def cluster(control_plane: ControlPlane) -> Cluster:
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory, cluster: Cluster) -> Iterator[Engine]:
+    require_binaries(PULUMI_BINARIES, "pulumi-toolchain.sh")
     with engine_session(tmp_path_factory.mktemp("engine")) as session:
         for stack_dir in K8S_STACKS:
             stack = session.stack(stack_dir)

@@ -12,10 +12,10 @@ from typing import Any
 import pulumi.automation as auto
 import pytest
 import yaml
-from cluster_support import Cluster
-from engine_support import Engine
-from stack_fixtures import BASELINE, K8S_STACKS
 
+from gh_runner_harness.cluster import Cluster
+from gh_runner_harness.engine import Engine
+from gh_runner_harness.paths import BASELINE, K8S_STACKS
 from runner_k8s.drift import compare
 from runner_k8s.render import load_manifests, render_stack
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from control_plane import ADMIN_GROUP, ADMIN_USER, ControlPlane, pinned_versions
 
+from gh_runner_harness.control_plane import ADMIN_GROUP, ADMIN_USER, ControlPlane, pinned_versions
 from runner_k8s.render import load_manifests
 
 pytestmark = pytest.mark.cluster

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pulumi.automation as auto
 import pytest
-from engine_support import Engine, rendered_objects
-from stack_fixtures import BASELINE, K8S_STACKS
 
+from gh_runner_harness.engine import Engine, rendered_objects
+from gh_runner_harness.paths import BASELINE, K8S_STACKS
 from runner_k8s.drift import compare, object_id
 from runner_k8s.render import load_manifests, render_stacks
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gh_runner_harness.paths import REPO
 from runner_k8s.errors import ConfigError
 from runner_k8s.stackfile import load_stack_config
 from runner_k8s.state_backend import (
@@ -25,7 +25,6 @@ from runner_k8s.state_backend import (
     service_account_member,
 )
 
-REPO = Path(__file__).resolve().parents[3]
 PROJECT = {"gcp:project": "my-project-1"}
 ACCOUNT = "pulumi-ci@my-project-1.iam.gserviceaccount.com"
 

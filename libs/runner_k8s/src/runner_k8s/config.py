@@ -28,6 +28,7 @@ from pydantic.alias_generators import to_camel
 from .errors import ConfigError, from_validation_error
 from .images import is_digest, parse_image, parse_version, runner_version, show
 from .quantity import parse_quantity
+from .stacks import SHARED_PROJECT
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -432,13 +433,10 @@ class RunnerStackConfig(Model):
     runner: RunnerConfig
 
     def shared_stack_name(self, stack: str) -> str:
-        return self.shared_stack or f"organization/gh-runner-shared/{stack}"
+        return self.shared_stack or f"organization/{SHARED_PROJECT}/{stack}"
 
 
 # --- loading -----------------------------------------------------------------------------------
-
-SHARED_PROJECT = "gh-runner-shared"
-
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 
 from .config import (
-    SHARED_PROJECT,
     RunnerStackConfig,
     SharedWiring,
     load_runner_stack,
@@ -23,10 +22,10 @@ from .config import (
 from .errors import ConfigError
 from .manifests import Manifest, runner_manifests, shared_manifests, shared_wiring
 from .stackfile import load_stack_config, project_name
+from .stacks import FLEET_PROJECTS, KUBERNETES_STACKS, SHARED_PROJECT
 
-# The Kubernetes stacks, in the order they are applied.
-DEFAULT_STACK_DIRS = ("stacks/shared", "stacks/codex-runner", "stacks/gemini-runner")
-RUNNER_PROJECTS = frozenset({"gh-runner-codex", "gh-runner-gemini"})
+# What `render` and `diff` read when given no stack directory.
+DEFAULT_STACK_DIRS = tuple(s.directory for s in KUBERNETES_STACKS)
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -63,7 +62,7 @@ def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None)
     config = load_stack_config(stack_dir, stack)
     if config.project == SHARED_PROJECT:
         return shared_manifests(load_shared(config.values, config.secret_keys))
-    if config.project in RUNNER_PROJECTS or "runner" in config.values:
+    if config.project in FLEET_PROJECTS or "runner" in config.values:
         runner_stack = load_runner_stack(config.values, config.secret_keys)
         if warnings is not None:
             warnings += shared_home_warnings(runner_stack.runner)

@@ -21,10 +21,11 @@ from typing import Any
 
 import pulumi.automation as auto
 import pulumi_kubernetes
-import pytest
-from toolchain import PULUMI_BINARIES, REPO, bin_dir, missing, toolchain_root
 
 from runner_k8s.render import load_manifests
+
+from .paths import REPO
+from .toolchain import bin_dir, toolchain_root
 
 PASSPHRASE = "gh-runner-engine-tests"
 # What a workspace copy needs for `uv sync` and for every stack to run unchanged.
@@ -185,11 +186,10 @@ def ambient_settings() -> list[str]:
 
 @contextmanager
 def engine_session(tmp: Path) -> Iterator[Engine]:
-    """A fresh engine in ``tmp``; skips (saying why) where the toolchain is not built."""
-    reason = missing(PULUMI_BINARIES, "pulumi-toolchain.sh")
-    if reason:
-        pytest.skip(reason)
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ambient_settings():
-            mp.delenv(name)
+    """A fresh engine in ``tmp``, with the ambient settings out of os.environ while it lasts
+    (the caller checks first that the toolchain is built: ``toolchain.missing``)."""
+    dropped = {name: os.environ.pop(name) for name in ambient_settings()}
+    try:
         yield Engine.create(tmp)
+    finally:
+        os.environ.update(dropped)

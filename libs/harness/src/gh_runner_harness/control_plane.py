@@ -1,6 +1,6 @@
 """A real Kubernetes control plane on 127.0.0.1 for the cluster tests: etcd and kube-apiserver.
 
-The binaries come from scripts/control-plane-toolchain.sh (tests/toolchain.py finds them).
+The binaries come from scripts/control-plane-toolchain.sh (``toolchain`` finds them).
 Only the API server runs: no controller manager, scheduler or kubelet. Objects are stored,
 validated and admitted (PodSecurity included) as on GKE, but nothing reconciles them:
 Deployments never get Pods, and new namespaces get no `default` ServiceAccount, so creating a
@@ -32,7 +32,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from .paths import REPO
+
 TOOLCHAIN_SCRIPT = REPO / "scripts" / "control-plane-toolchain.sh"
 CLUSTER_NAME = "gh-runner-test"
 ADMIN_USER = "gh-runner-test-admin"

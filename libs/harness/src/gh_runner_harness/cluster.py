@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from control_plane import ControlPlane
 
 from runner_k8s.render import load_manifests
+
+from .control_plane import ControlPlane
 
 # The finalizer a foreground deletion puts on an object; the garbage collector removes it
 # once the dependents are gone. No controller runs here (see Cluster.collect_garbage).
@@ -83,7 +84,7 @@ class Cluster:
     @property
     def namespace(self) -> str:
         [namespace] = {m["metadata"]["namespace"] for m in load_manifests(self.baseline)}
-        return namespace
+        return str(namespace)
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True

@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
 PULUMI_BINARIES = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes")
 CONTROL_PLANE_BINARIES = ("etcd", "kube-apiserver")
 
@@ -26,12 +23,14 @@ def bin_dir() -> Path:
 
 
 def missing(binaries: tuple[str, ...], script: str) -> str | None:
-    """Why a tier cannot run here, or None when every binary is installed. Where CI has just
-    built the toolchain (GH_RUNNER_REQUIRE_TOOLCHAIN set), absence is a failure, not a skip."""
+    """Why a tier cannot run here, or None when every binary is installed."""
     absent = [b for b in binaries if not os.access(bin_dir() / b, os.X_OK)]
     if not absent:
         return None
-    reason = f"{', '.join(absent)} not in {bin_dir()}: run `bash scripts/{script}` first"
-    if os.environ.get("GH_RUNNER_REQUIRE_TOOLCHAIN"):
-        pytest.fail(reason, pytrace=False)
-    return reason
+    return f"{', '.join(absent)} not in {bin_dir()}: run `bash scripts/{script}` first"
+
+
+def required() -> bool:
+    """Where CI has just built the toolchain (GH_RUNNER_REQUIRE_TOOLCHAIN set), an absent
+    binary is a failure, not a reason to skip."""
+    return bool(os.environ.get("GH_RUNNER_REQUIRE_TOOLCHAIN"))
