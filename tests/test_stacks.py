@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from stack_fixtures import K8S_STACKS, EditConfig
 
-from runner_k8s.manifests import SECRET_MARKER, SKIP_AWAIT
+from runner_k8s.markers import SECRET_MARKER
 from runner_k8s.mockrun import ProgramRun, Registration, run_stack
+from runner_k8s.objects import SKIP_AWAIT
 from runner_k8s.render import render_stack, render_stacks
 from runner_k8s.stackfile import load_stack_config
 

@@ -2,13 +2,13 @@
 
 import pulumi
 
-from runner_k8s.components import RunnerDeployment, kubernetes_provider
+from runner_k8s.components import RunnerFleet, kubernetes_provider
 from runner_k8s.program import runner_stack_config
 
 config = runner_stack_config()
 shared = pulumi.StackReference(config.shared_stack_name(pulumi.get_stack()))
 provider = kubernetes_provider(config.provider)
-fleet = RunnerDeployment(
+fleet = RunnerFleet(
     config.runner.name,
     runner=config.runner,
     wiring=shared.require_output("wiring"),

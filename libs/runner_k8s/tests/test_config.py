@@ -164,10 +164,10 @@ def test_codex_config_toml_is_kept_verbatim() -> None:
 
 
 def test_a_stale_shared_stack_output_is_named() -> None:
-    from runner_k8s.config import shared_wiring_output
+    from runner_k8s.wiring import read_wiring
 
     with pytest.raises(ConfigError) as caught:
-        shared_wiring_output({"namespace": "my-reforge-ai"})
+        read_wiring({"namespace": "my-reforge-ai"})
     assert str(caught.value).splitlines() == [
         "sharedStack: its wiring.githubEnv: is required",
         "sharedStack: update the shared stack (`pulumi up` there) before this one",

@@ -8,30 +8,20 @@ from typing import Any
 import pytest
 from runner_fixtures import runner_values
 
-from runner_k8s.config import (
-    McpService,
-    SharedConfig,
-    SharedWiring,
-    load_runner_stack,
-    load_shared,
-    shared_home_warnings,
-    shared_wiring_output,
-)
-from runner_k8s.egress import mcp_services
+from runner_k8s.config import SharedConfig, load_runner_stack, load_shared, shared_home_warnings
 from runner_k8s.errors import ConfigError
 from runner_k8s.images import parse_image, runner_version
-from runner_k8s.manifests import (
-    SECRET_MARKER,
-    Manifest,
-    runner_deployment,
-    runner_manifests,
-    shared_wiring,
-)
-from runner_k8s.rollout import (
-    CODEX_CONFIG_ANNOTATION,
-    DEPLOY_TIME_MARKER,
-    GITHUB_TOKEN_ANNOTATION,
+from runner_k8s.manifests import runner_deployment, runner_manifests
+from runner_k8s.markers import DEPLOY_TIME_MARKER, SECRET_MARKER
+from runner_k8s.objects import Manifest
+from runner_k8s.rollout import CODEX_CONFIG_ANNOTATION, GITHUB_TOKEN_ANNOTATION
+from runner_k8s.wiring import (
+    McpService,
+    SharedWiring,
+    build_wiring,
+    mcp_services,
     payload_sha256,
+    read_wiring,
 )
 
 DIGEST = "sha256:" + "ab" * 32
@@ -39,7 +29,7 @@ DIGEST = "sha256:" + "ab" * 32
 
 def deployment(shared: SharedConfig, **runner: Any) -> Manifest:
     return runner_deployment(
-        load_runner_stack(runner_values(**runner)).runner, shared_wiring(shared)
+        load_runner_stack(runner_values(**runner)).runner, build_wiring(shared)
     )
 
 
@@ -241,7 +231,7 @@ def test_colocate_keeps_the_operators_affinity(shared: SharedConfig) -> None:
             },
         )
     ).runner
-    first = pod(runner_deployment(runner, shared_wiring(shared)))["affinity"]
+    first = pod(runner_deployment(runner, build_wiring(shared)))["affinity"]
     assert first == {
         "nodeAffinity": node,
         "podAffinity": {
@@ -250,7 +240,7 @@ def test_colocate_keeps_the_operators_affinity(shared: SharedConfig) -> None:
         },
     }
     # The config is not changed by building from it: a second build adds the term once.
-    assert pod(runner_deployment(runner, shared_wiring(shared)))["affinity"] == first
+    assert pod(runner_deployment(runner, build_wiring(shared)))["affinity"] == first
 
 
 # --- egress lock-down ----------------------------------------------------------------------------
@@ -292,14 +282,14 @@ def test_stdio_mcp_servers_and_other_tables_are_skipped() -> None:
 
 
 def test_the_shared_wiring_lists_the_mcp_services() -> None:
-    wiring = shared_wiring(codex_shared())
+    wiring = build_wiring(codex_shared())
     assert wiring.codex_config_map is not None
     assert wiring.codex_config_map.mcp_services == [MCP_GITHUB]
 
 
 def policy_of(shared: SharedConfig, **runner: Any) -> Manifest:
     manifests = runner_manifests(
-        load_runner_stack(runner_values(**runner)).runner, shared_wiring(shared)
+        load_runner_stack(runner_values(**runner)).runner, build_wiring(shared)
     )
     assert [m["kind"] for m in manifests] == ["Deployment", "NetworkPolicy"]
     return manifests[1]
@@ -353,7 +343,7 @@ def test_the_policy_for_a_fleet_that_mounts_the_codex_config() -> None:
 
 def test_the_policy_selects_exactly_the_deployments_pods() -> None:
     runner = load_runner_stack(runner_values(networkPolicy={"enabled": True})).runner
-    deployment, policy = runner_manifests(runner, shared_wiring(codex_shared()))
+    deployment, policy = runner_manifests(runner, build_wiring(codex_shared()))
     selector = deployment["spec"]["selector"]["matchLabels"]
     assert policy["spec"]["podSelector"] == {"matchLabels": selector}
     assert deployment["spec"]["template"]["metadata"]["labels"] == selector
@@ -366,7 +356,7 @@ def test_a_fleet_without_the_codex_config_gets_no_mcp_rule() -> None:
 
 def test_off_by_default() -> None:
     runner = load_runner_stack(runner_values(codexConfigMount={})).runner
-    assert [m["kind"] for m in runner_manifests(runner, shared_wiring(codex_shared()))] == [
+    assert [m["kind"] for m in runner_manifests(runner, build_wiring(codex_shared()))] == [
         "Deployment"
     ]
 
@@ -442,9 +432,9 @@ def test_bad_network_policy_values_name_their_key(policy: dict[str, Any], expect
 
 def old_wiring(shared: SharedConfig) -> SharedWiring:
     """The wiring of a shared stack last updated before the MCP services were derived."""
-    output = shared_wiring(shared).to_output()
+    output = build_wiring(shared).as_stack_output()
     del output["codexConfigMap"]["mcpServices"]
-    return shared_wiring_output(output)
+    return read_wiring(output)
 
 
 def test_old_shared_wiring_cannot_supply_the_default_services() -> None:
@@ -482,7 +472,7 @@ def test_payload_digests_ignore_key_order() -> None:
 
 def test_the_codex_digest_follows_the_toml_only() -> None:
     def digest(shared: SharedConfig) -> str | None:
-        digests = shared_wiring(shared).rollout_digests
+        digests = build_wiring(shared).rollout_digests
         assert digests is not None
         return digests.codex_config_sha256
 
@@ -499,7 +489,7 @@ def token_digest(token: str | None, **values: Any) -> str | None:
     shared = load_shared(
         {**values, **({"githubToken": token} if token is not None else {})}, {"githubToken"}
     )
-    digests = shared_wiring(shared).rollout_digests
+    digests = build_wiring(shared).rollout_digests
     assert digests is not None
     return digests.github_token_sha256
 
@@ -540,7 +530,7 @@ def test_every_runner_reads_the_managed_registration_secret() -> None:
         {"githubToken": "ghp_x", "codexConfig": {"configToml": DEV_TOML}}, {"githubToken"}
     )
     runner = load_runner_stack(runner_values(rolloutOnConfigChange=True)).runner
-    manifest = runner_deployment(runner, shared_wiring(shared))
+    manifest = runner_deployment(runner, build_wiring(shared))
     assert annotations(manifest) == {
         GITHUB_TOKEN_ANNOTATION: payload_sha256({"github-pat": "ghp_x"})
     }
@@ -552,9 +542,9 @@ def test_the_rollout_prefix_is_reserved() -> None:
 
 
 def test_old_shared_wiring_without_digests() -> None:
-    output = shared_wiring(codex_shared()).to_output()
+    output = build_wiring(codex_shared()).as_stack_output()
     del output["rolloutDigests"]
-    old = shared_wiring_output(output)
+    old = read_wiring(output)
     runner = load_runner_stack(
         runner_values(codexConfigMount={}, rolloutOnConfigChange=True)
     ).runner
@@ -569,7 +559,7 @@ def test_old_shared_wiring_without_digests() -> None:
 
 
 def test_wiring_validation_stays_strict() -> None:
-    output = shared_wiring(codex_shared()).to_output()
+    output = build_wiring(codex_shared()).as_stack_output()
     output["rolloutDigests"]["codexConfigSha512"] = "x"
     with pytest.raises(ConfigError, match=r"wiring\.rolloutDigests\.codexConfigSha512: unknown"):
-        shared_wiring_output(output)
+        read_wiring(output)

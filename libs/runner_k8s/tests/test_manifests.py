@@ -9,19 +9,15 @@ from runner_fixtures import runner_values
 
 from runner_k8s.config import SharedConfig, load_runner_stack, load_shared
 from runner_k8s.errors import ConfigError
-from runner_k8s.manifests import (
-    SECRET_MARKER,
-    codex_config_map,
-    github_token_secret,
-    runner_deployment,
-    shared_manifests,
-    shared_wiring,
-)
+from runner_k8s.manifests import runner_deployment
+from runner_k8s.markers import SECRET_MARKER
+from runner_k8s.shared_objects import codex_config_map, github_token_secret, shared_manifests
+from runner_k8s.wiring import build_wiring
 
 
 def deployment(shared: SharedConfig, **runner: Any) -> dict[str, Any]:
     return runner_deployment(
-        load_runner_stack(runner_values(**runner)).runner, shared_wiring(shared)
+        load_runner_stack(runner_values(**runner)).runner, build_wiring(shared)
     )
 
 
@@ -149,7 +145,7 @@ def test_codex_config_mount_without_a_config_map_names_the_key() -> None:
 
 
 def test_wiring_reads_the_existing_secrets_by_default(shared: SharedConfig) -> None:
-    wiring = shared_wiring(shared).to_output()
+    wiring = build_wiring(shared).as_stack_output()
     assert wiring["namespace"] == "my-reforge-ai"
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in wiring["githubEnv"]}
     assert refs == {
@@ -168,7 +164,7 @@ def test_github_repo_gives_a_plain_url() -> None:
     shared = load_shared(
         {"githubRepo": "my-reforge-ai/app", "githubUrl": "https://ghe.example/"}, set()
     )
-    [url, *_] = shared_wiring(shared).github_env
+    [url, *_] = build_wiring(shared).github_env
     assert url.value == "https://ghe.example/my-reforge-ai/app"
     assert url.value_from is None
 
@@ -182,7 +178,7 @@ def test_github_token_makes_a_secret_and_rewires_the_pat() -> None:
         "labels": {"app.kubernetes.io/component": "runner-registration-token"},
     }
     assert secret["stringData"] == {"github-pat": SECRET_MARKER}
-    pat = {e.name: e for e in shared_wiring(shared).github_env}["GITHUB_PAT"]
+    pat = {e.name: e for e in build_wiring(shared).github_env}["GITHUB_PAT"]
     assert pat.value_from is not None
     assert pat.value_from.secret_key_ref.name == "gh-runner-github-token"
     assert "ghp_x" not in str(shared_manifests(shared))
@@ -191,7 +187,7 @@ def test_github_token_makes_a_secret_and_rewires_the_pat() -> None:
 def test_disabled_codex_config_makes_no_config_map() -> None:
     shared = load_shared({"codexConfig": {"enabled": False}}, set())
     assert codex_config_map(shared) is None
-    assert shared_wiring(shared).codex_config_map is None
+    assert build_wiring(shared).codex_config_map is None
     assert shared_manifests(shared) == []
 
 

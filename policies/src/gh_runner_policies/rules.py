@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner_k8s.manifests import REGISTRATION_TOKEN_LABEL
+from runner_k8s.shared_objects import REGISTRATION_TOKEN_LABEL
 
 from .fields import Field, NotYetKnown, root
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .drift import compare
 from .errors import ConfigError
-from .manifests import SECRET_MARKER, Manifest
+from .markers import SECRET_MARKER
+from .objects import Manifest
 from .render import (
     DEFAULT_STACK_DIRS,
     FALLBACK_FILE,

@@ -8,24 +8,18 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import (
-    ProviderConfig,
-    RunnerConfig,
-    SharedConfig,
-    shared_home_warnings,
-    shared_wiring_output,
-)
-from .manifests import (
-    Manifest,
-    codex_config_map,
-    github_token_secret,
-    provider_metadata,
-    runner_manifests,
-    shared_wiring,
-)
+from .config import ProviderConfig, RunnerConfig, SharedConfig, shared_home_warnings
+from .manifests import runner_manifests
+from .objects import Manifest, provider_metadata
 from .program import or_run_error
+from .shared_objects import codex_config_map, github_token_secret
+from .wiring import build_wiring, read_wiring
 
 R = TypeVar("R", bound=pulumi.CustomResource)
+
+# Component type strings: part of the URN of every object under them, so fixed for good.
+SHARED_TYPE = "gh-runner:k8s:SharedResources"
+FLEET_TYPE = "gh-runner:k8s:RunnerDeployment"
 
 
 def kubernetes_provider(config: ProviderConfig, name: str = "kubernetes") -> k8s.Provider:
@@ -49,7 +43,7 @@ def _child_options(
     )
 
 
-def _metadata(manifest: Manifest, provider_config: ProviderConfig) -> Any:
+def _metadata_for_provider(manifest: Manifest, provider_config: ProviderConfig) -> Any:
     # Typed Any: the SDK's ObjectMetaArgs unions do not admit a plain dict.
     return provider_metadata(manifest["metadata"], provider_config)
 
@@ -71,7 +65,7 @@ class SharedResources(pulumi.ComponentResource):
         provider: k8s.Provider,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("gh-runner:k8s:SharedResources", name, None, opts)
+        super().__init__(SHARED_TYPE, name, None, opts)
         child = _child_options(self, provider, shared.provider)
 
         self.config_map = None
@@ -79,20 +73,20 @@ class SharedResources(pulumi.ComponentResource):
         if manifest is not None:
             self.config_map = k8s.core.v1.ConfigMap(
                 manifest["metadata"]["name"],
-                metadata=_metadata(manifest, shared.provider),
+                metadata=_metadata_for_provider(manifest, shared.provider),
                 data=manifest["data"],
                 opts=child,
             )
 
         self.token_secret = None
         # Plain data, digests included: exported as is, never as a secret.
-        self.wiring: dict[str, Any] = shared_wiring(shared).to_output()
+        self.wiring: dict[str, Any] = build_wiring(shared).as_stack_output()
         if shared.github_token is not None:
             token = pulumi.Output.secret(shared.github_token.get_secret_value())
             secret = github_token_secret(shared, token)
             self.token_secret = k8s.core.v1.Secret(
                 secret["metadata"]["name"],
-                metadata=_metadata(secret, shared.provider),
+                metadata=_metadata_for_provider(secret, shared.provider),
                 type=secret["type"],
                 string_data=secret["stringData"],
                 opts=child,
@@ -105,8 +99,9 @@ class SharedResources(pulumi.ComponentResource):
         )
 
 
-class RunnerDeployment(pulumi.ComponentResource):
-    """One runner fleet: a Deployment built from the runner config and the shared wiring."""
+class RunnerFleet(pulumi.ComponentResource):
+    """One runner fleet: its Deployment and, when enabled, its egress NetworkPolicy, built from
+    the runner config and the shared wiring."""
 
     deployment: k8s.apps.v1.Deployment
     network_policy: k8s.networking.v1.NetworkPolicy | None
@@ -120,14 +115,17 @@ class RunnerDeployment(pulumi.ComponentResource):
         provider_config: ProviderConfig,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("gh-runner:k8s:RunnerDeployment", name, None, opts)
+        # The type string is the one the first stacks were deployed with: it is part of every
+        # child's URN, so a new one would make Pulumi plan a create-then-delete of the live
+        # Deployment (with upsert, the delete removes the adopted fleet). Keep it.
+        super().__init__(FLEET_TYPE, name, None, opts)
         # Known from the config alone, so shown at preview even when the wiring is not.
         for warning in shared_home_warnings(runner):
             pulumi.log.warn(warning, resource=self)
         # The wiring arrives from a StackReference, so the manifests are known only as an Output;
         # both come from one apply, so bad wiring stops them both before either is registered.
         manifests: pulumi.Output[list[Manifest]] = pulumi.Output.from_input(wiring).apply(
-            lambda w: or_run_error(lambda: runner_manifests(runner, shared_wiring_output(w)))
+            lambda w: or_run_error(lambda: runner_manifests(runner, read_wiring(w)))
         )
         child = _child_options(self, provider, provider_config)
 
@@ -135,7 +133,7 @@ class RunnerDeployment(pulumi.ComponentResource):
             manifest = manifests.apply(lambda ms: ms[index])
             return kind(
                 name,
-                metadata=manifest.apply(lambda m: _metadata(m, provider_config)),
+                metadata=manifest.apply(lambda m: _metadata_for_provider(m, provider_config)),
                 spec=_part(manifest, "spec"),
                 opts=child,
             )

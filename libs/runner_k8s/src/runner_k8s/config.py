@@ -1,148 +1,49 @@
-"""Typed stack configuration: what an operator may set in ``Pulumi.<stack>.yaml``.
+"""The settings models: what an operator may set in ``Pulumi.<stack>.yaml``, and the loaders.
 
-Pydantic models check the shape of every value; ``check_*`` functions add the rules that span
-several keys (unique volume names, requests within limits...). Both report problems by their full
-config key, e.g. ``runner.replicas: must be >= 0``. Defaults reproduce today's production manifest.
+Field types (``fields``) check each value; the ``check_*`` functions here add the rules that span
+several keys (unique volume names, requests within limits...) and return problems, which the
+loaders raise together. Every problem names its full config key, e.g.
+``runner.replicas: must be >= 0``. Defaults reproduce today's production manifest. What the
+shared stack hands to the runner stacks is the separate contract in ``wiring``.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import tomllib
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
+from pydantic import Field, SecretStr, model_validator
+
+from .env_names import RESERVED_ENV
+from .errors import ConfigError
+from .fields import (
+    ENV_NAME,
+    GITHUB_REPO,
+    STACK_REF,
+    AbsolutePath,
+    DataKey,
+    DnsLabel,
+    DnsSubdomain,
+    Image,
+    Ipv4Cidr,
+    Model,
+    Port,
+    Quantity,
+    RunnerLabel,
+    RunnerVersionText,
+    TomlText,
+    validate,
 )
-from pydantic.alias_generators import to_camel
-
-from .errors import ConfigError, from_validation_error
 from .images import is_digest, parse_image, parse_version, runner_version, show
 from .quantity import parse_quantity
 from .stacks import SHARED_PROJECT
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-_STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
-            "at most 63 characters, starting and ending with a letter or digit)"
-        )
-    return value
-
-
-def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', "
-            "at most 253 characters)"
-        )
-    return value
-
-
-def _config_key(value: str) -> str:
-    if not _CONFIG_KEY.match(value) or len(value) > 253:
-        raise ValueError(f"{value!r} is not a valid key (letters, digits, '-', '_' and '.')")
-    return value
-
-
-def _absolute_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError(f"{value!r} must be an absolute path")
-    if ":" in value:
-        raise ValueError(f"{value!r} must not contain ':'")
-    return value
-
-
-def _quantity(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError("must be a Kubernetes quantity such as 500m, 0.5, 1Gi")
-    text = str(value)
-    parse_quantity(text)
-    return text
-
-
-def _image(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    if any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} must not contain whitespace")
-    return value
-
-
-def _runner_label(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    if "," in value:
-        raise ValueError(f"{value!r} must not contain ',' (RUNNER_LABELS is comma-separated)")
-    if any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} must not contain whitespace")
-    return value
-
-
-def _runner_version(value: str) -> str:
-    if parse_version(value) is None:
-        raise ValueError(f"{value!r} is not a runner version X.Y.Z, e.g. 2.329.0")
-    return value
-
-
-def _ipv4_cidr(value: str) -> str:
-    try:
-        network = ipaddress.ip_network(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a CIDR range such as 10.0.0.0/8") from None
-    if network.version != 4:
-        # It is cut out of 0.0.0.0/0, and an ipBlock's except must lie inside its cidr.
-        raise ValueError(f"{value!r} must be an IPv4 range")
-    return value
-
-
-def _toml(value: str) -> str:
-    try:
-        tomllib.loads(value)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"is not valid TOML: {exc}") from None
-    return value
-
-
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
-DataKey = Annotated[str, AfterValidator(_config_key)]
-AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
-Quantity = Annotated[str, BeforeValidator(_quantity)]
-Image = Annotated[str, AfterValidator(_image)]
-RunnerLabel = Annotated[str, AfterValidator(_runner_label)]
-Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
-Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
-RunnerVersionText = Annotated[str, AfterValidator(_runner_version)]
-
-
-class Model(BaseModel):
-    """camelCase keys in config (as in Kubernetes), snake_case in Python; unknown keys refused."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-    )
-
+# The pod annotations gh-runner writes itself (rollout digests); podAnnotations may not use it.
+ROLLOUT_ANNOTATION_PREFIX = "gh-runner/"
+# GitHub gives every self-hosted runner this label itself; `runs-on` lists it first.
+SELF_HOSTED = "self-hosted"
+# RFC 1918: node, pod and Service ranges of a default GKE VPC-native cluster, and the VPC itself.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 # --- the Kubernetes provider -------------------------------------------------------------------
 
@@ -190,7 +91,7 @@ class CodexConfig(Model):
     name: DnsSubdomain = "codex-config-gh-runner"
     key: DataKey = "config.toml"
     # Kept verbatim: it is the Codex CLI's own file, not ours to reformat.
-    config_toml: Annotated[str, AfterValidator(_toml)] | None = None
+    config_toml: TomlText | None = None
 
     @model_validator(mode="after")
     def _toml_when_enabled(self) -> CodexConfig:
@@ -201,7 +102,7 @@ class CodexConfig(Model):
 
 class SharedConfig(Model):
     namespace: DnsLabel = "my-reforge-ai"
-    github_repo: Annotated[str, Field(pattern=_GITHUB_REPO.pattern)] | None = None
+    github_repo: Annotated[str, Field(pattern=GITHUB_REPO.pattern)] | None = None
     github_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = (
         "https://github.com"
     )
@@ -209,62 +110,6 @@ class SharedConfig(Model):
     secret_refs: SecretRefs = SecretRefs()
     codex_config: CodexConfig = CodexConfig(enabled=False)
     provider: ProviderConfig = ProviderConfig()
-
-
-# --- what the shared stack hands to the runner stacks ------------------------------------------
-
-
-class SecretKeySelector(Model):
-    name: str
-    key: str
-
-
-class EnvVarSource(Model):
-    secret_key_ref: SecretKeySelector
-
-
-class EnvVar(Model):
-    name: str
-    value: str | None = None
-    value_from: EnvVarSource | None = None
-
-
-class McpService(Model):
-    """An MCP server of the codex config whose URL names a Service in this cluster."""
-
-    server: str  # its table name, [mcp_servers.<server>]
-    service: str
-    namespace: str
-    port: int  # from the URL: the Service port
-
-
-class ConfigMapRef(Model):
-    name: str
-    key: str
-    # None in the output of a shared stack updated before gh-runner derived it.
-    mcp_services: list[McpService] | None = None
-
-
-class RolloutDigests(Model):
-    """Digests of the payloads the shared stack manages, for runner.rolloutOnConfigChange."""
-
-    codex_config_sha256: str | None = None  # None: no codex ConfigMap
-    # SHA-256 of the registration Secret's data (githubToken). None: the stack manages no such
-    # Secret.
-    github_token_sha256: str | None = None
-
-
-class SharedWiring(Model):
-    """The shared stack's ``wiring`` output, read by every runner stack via StackReference."""
-
-    namespace: DnsLabel
-    github_env: list[EnvVar]
-    codex_config_map: ConfigMapRef | None = None
-    # None in the output of a shared stack updated before gh-runner exported digests.
-    rollout_digests: RolloutDigests | None = None
-
-    def to_output(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 # --- the runner stacks -------------------------------------------------------------------------
@@ -308,8 +153,9 @@ class Resources(Model):
     limits: dict[str, Quantity] = {"cpu": "2", "memory": "4Gi"}
 
 
-class PodSecurityIds(Model):
-    """The ids only: runAsNonRoot, seccomp and dropped capabilities are always enforced."""
+class SecurityContext(Model):
+    """``runner.securityContext``: the pod's user and group ids only. runAsNonRoot, seccomp and
+    the dropped capabilities are always enforced, whatever the config says."""
 
     run_as_user: Annotated[int, Field(ge=1)] = 1001
     run_as_group: Annotated[int, Field(ge=0)] | None = None
@@ -348,10 +194,6 @@ class EgressRule(Model):
     ports: list[dict[str, Any]] | None = None
 
 
-# RFC 1918: node, pod and Service ranges of a default GKE VPC-native cluster, and the VPC itself.
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-
-
 class NetworkPolicyConfig(Model):
     """Egress lock-down of one fleet: DNS, HTTPS to the internet, and named in-cluster services."""
 
@@ -364,8 +206,8 @@ class NetworkPolicyConfig(Model):
     extra_egress: list[EgressRule] = []
 
 
-class HomeVolume(Model):
-    """How several replicas may share the home PersistentVolumeClaims."""
+class HomeSharing(Model):
+    """``runner.homeVolume``: how several replicas may share the home claims (``pvcMounts``)."""
 
     # A required pod affinity on kubernetes.io/hostname to this fleet's own pods: every replica
     # lands on the node that holds the (ReadWriteOnce) disk.
@@ -387,15 +229,16 @@ class RunnerConfig(Model):
     replace_existing: bool = True
     disable_updates: bool = True
     workdir: Annotated[str, Field(min_length=1)] = "_work"
-    env: dict[Annotated[str, Field(pattern=_ENV_NAME.pattern)], str] = {}
+    env: dict[Annotated[str, Field(pattern=ENV_NAME.pattern)], str] = {}
     # None means "the default home volume": claim <name>-home mounted at /home/runner.
     pvc_mounts: list[PvcMount] | None = None
-    home_volume: HomeVolume = HomeVolume()
+    # The sharing policy of the claims above; its key says "homeVolume" for history's sake.
+    home_sharing: HomeSharing = Field(default=HomeSharing(), alias="homeVolume")
     work_volume: WorkVolume = WorkVolume()
     codex_config_mount: CodexConfigMount | None = None
     secret_mounts: list[SecretMount] = []
     resources: Resources = Resources()
-    security_context: PodSecurityIds = PodSecurityIds()
+    security_context: SecurityContext = SecurityContext()
     node_selector: dict[str, str] = {}
     tolerations: list[Toleration] = []
     affinity: Affinity | None = None
@@ -428,7 +271,7 @@ class RunnerConfig(Model):
 
 
 class RunnerStackConfig(Model):
-    shared_stack: Annotated[str, Field(pattern=_STACK_REF.pattern)] | None = None
+    shared_stack: Annotated[str, Field(pattern=STACK_REF.pattern)] | None = None
     provider: ProviderConfig = ProviderConfig()
     runner: RunnerConfig
 
@@ -437,16 +280,6 @@ class RunnerStackConfig(Model):
 
 
 # --- loading -----------------------------------------------------------------------------------
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def validate(model: type[M], values: Mapping[str, Any], earlier: Sequence[str] = ()) -> M:
-    """``values`` as a ``model``; a failure raises every problem, ``earlier`` ones first."""
-    try:
-        return model.model_validate(dict(values))
-    except ValidationError as exc:
-        raise ConfigError([*earlier, *from_validation_error(exc).problems]) from None
 
 
 def _misplaced_secrets(secret_keys: set[str], allowed: set[str]) -> list[str]:
@@ -549,7 +382,7 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
 def shared_home_warnings(runner: RunnerConfig, at: str = "runner") -> list[str]:
     """The shared-home trap: several replicas on one ReadWriteOnce claim work only while they
     share a node. Empty once the operator chose colocation or declared the claims RWX."""
-    choice = runner.home_volume
+    choice = runner.home_sharing
     if runner.replicas <= 1 or choice.colocate or choice.access_mode == "ReadWriteMany":
         return []
     return [
@@ -560,13 +393,6 @@ def shared_home_warnings(runner: RunnerConfig, at: str = "runner") -> list[str]:
         f"{at}.homeVolume.accessMode: ReadWriteMany (the claim is RWX, e.g. Filestore)"
         for pvc in runner.home_volumes
     ]
-
-
-# The pod annotations gh-runner writes itself (rollout digests).
-ROLLOUT_ANNOTATION_PREFIX = "gh-runner/"
-
-# GitHub gives every self-hosted runner this label itself; `runs-on` lists it first.
-SELF_HOSTED = "self-hosted"
 
 
 def _check_labels(labels: list[str], at: str) -> list[str]:
@@ -623,58 +449,3 @@ def _check_image(runner: RunnerConfig, at: str) -> list[str]:
             f"use an image built on runner {runner.min_runner_version} or later"
         ]
     return []
-
-
-# Environment variables the builders own; an extra `env` entry may not shadow them.
-RESERVED_ENV = frozenset(
-    {
-        "GITHUB_URL",
-        "GITHUB_PAT",
-        "GITHUB_TOKEN",
-        "RUNNER_LABELS",
-        "RUNNER_EPHEMERAL",
-        "RUNNER_REPLACE",
-        "RUNNER_DISABLE_UPDATES",
-        "RUNNER_WORKDIR",
-    }
-)
-
-
-def shared_wiring_output(value: Any) -> SharedWiring:
-    """The shared stack's ``wiring`` output as read back through a StackReference."""
-    try:
-        return SharedWiring.model_validate(value)
-    except ValidationError as exc:
-        raise ConfigError(
-            [f"sharedStack: its {p}" for p in from_validation_error(exc, "wiring").problems]
-            + ["sharedStack: update the shared stack (`pulumi up` there) before this one"]
-        ) from None
-
-
-def check_runner_wiring(runner: RunnerConfig, wiring: SharedWiring, at: str = "runner") -> None:
-    """Rules between a runner and what its shared stack provides."""
-    if runner.codex_config_mount is not None and wiring.codex_config_map is None:
-        raise ConfigError.at(
-            f"{at}.codexConfigMount",
-            "the shared stack has no codex ConfigMap (codexConfig.enabled is false there); "
-            "remove this mount or enable codexConfig in the shared stack",
-        )
-    if runner.rollout_on_config_change and wiring.rollout_digests is None:
-        raise ConfigError.at(
-            f"{at}.rolloutOnConfigChange",
-            "the shared stack's wiring has no rolloutDigests yet (it was last updated by an older "
-            "gh-runner); run `pulumi up` in the shared stack first",
-        )
-    policy = runner.network_policy
-    if (
-        policy.enabled
-        and policy.in_cluster_services is None
-        and runner.codex_config_mount is not None
-        and wiring.codex_config_map is not None
-        and wiring.codex_config_map.mcp_services is None
-    ):
-        raise ConfigError.at(
-            f"{at}.networkPolicy.inClusterServices",
-            "defaults to the MCP services of the codex config, which the shared stack's wiring "
-            "does not list yet; run `pulumi up` in the shared stack first (or list them here)",
-        )

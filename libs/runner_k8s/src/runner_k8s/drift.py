@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .manifests import Manifest
+from .objects import Manifest
 from .quantity import parse_quantity
 
 # Lists Kubernetes treats as maps (their patchMergeKey): compared entry by entry, in any order.

@@ -1,18 +1,17 @@
-"""Egress lock-down of a runner fleet: the in-cluster MCP services the codex config names, and
-the NetworkPolicy that lets a runner reach only DNS, HTTPS on the internet and those services.
+"""Egress lock-down of a runner fleet: the NetworkPolicy that lets a runner reach only DNS, HTTPS
+on the internet and the in-cluster services it needs (by default the MCP services the shared
+stack found in the codex config, see ``wiring.mcp_services``).
 
 Pure functions, like the other builders: the render and the Pulumi component share them.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import tomllib
 from typing import Any
-from urllib.parse import urlsplit
 
-from .config import InClusterService, McpService, RunnerConfig, SharedWiring
+from .config import InClusterService, RunnerConfig
+from .objects import Manifest, object_metadata
+from .wiring import SharedWiring
 
 # The node's metadata server: it hands out the node's credentials, so never reachable from a job.
 METADATA_SERVER = "169.254.169.254/32"
@@ -21,45 +20,6 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # Where the cluster DNS pods run and how they are labelled (kube-dns, as on GKE).
 KUBE_DNS_NAMESPACE = "kube-system"
 KUBE_DNS_PODS = {"k8s-app": "kube-dns"}
-
-# <service>.<namespace>.svc[.cluster.local]; a bare <service> is in the shared namespace.
-_SERVICE_HOST = re.compile(r"^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?\.?$")
-_SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-
-
-def _in_cluster(host: str, namespace: str) -> tuple[str, str] | None:
-    """(service, namespace) for a host that can only be a Service of this cluster. A two-label
-    host such as ``mcp.tools`` is left out: the resolver might find it inside or outside."""
-    try:
-        ipaddress.ip_address(host)
-        return None
-    except ValueError:
-        pass
-    if _SERVICE_NAME.match(host):
-        return host, namespace
-    match = _SERVICE_HOST.match(host)
-    return (match[1], match[2]) if match else None
-
-
-def mcp_services(config_toml: str, namespace: str) -> list[McpService]:
-    """The ``[mcp_servers.*]`` entries whose ``url`` names a Service of this cluster."""
-    servers = tomllib.loads(config_toml).get("mcp_servers", {})
-    found = []
-    for server, table in servers.items() if isinstance(servers, dict) else ():
-        url = table.get("url") if isinstance(table, dict) else None
-        if not isinstance(url, str):
-            continue  # a stdio server (command = ...) opens no connection
-        parts = urlsplit(url)
-        try:
-            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
-        except ValueError:
-            continue
-        target = _in_cluster((parts.hostname or "").lower(), namespace)
-        if target is not None and port is not None:
-            found.append(
-                McpService(server=server, service=target[0], namespace=target[1], port=port)
-            )
-    return found
 
 
 def default_services(runner: RunnerConfig, wiring: SharedWiring) -> list[InClusterService]:
@@ -120,7 +80,7 @@ def egress_rules(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, A
     return rules
 
 
-def runner_network_policy(runner: RunnerConfig, wiring: SharedWiring) -> dict[str, Any] | None:
+def runner_network_policy(runner: RunnerConfig, wiring: SharedWiring) -> Manifest | None:
     """The fleet's egress NetworkPolicy, or None while ``networkPolicy.enabled`` is false.
     It selects exactly the Deployment's pods (its selector labels) and denies all ingress."""
     if not runner.network_policy.enabled:
@@ -129,11 +89,7 @@ def runner_network_policy(runner: RunnerConfig, wiring: SharedWiring) -> dict[st
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {
-            "name": runner.network_policy_name,
-            "namespace": wiring.namespace,
-            "labels": dict(labels),
-        },
+        "metadata": object_metadata(runner.network_policy_name, wiring.namespace, dict(labels)),
         "spec": {
             "podSelector": {"matchLabels": dict(labels)},
             "policyTypes": ["Ingress", "Egress"],

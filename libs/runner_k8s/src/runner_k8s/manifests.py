@@ -1,4 +1,6 @@
-"""Pure manifest builders: validated config in, plain Kubernetes objects out.
+"""Pure builders of what a runner stack creates: one fleet's Deployment (its egress
+NetworkPolicy is in ``egress``). Validated config and the shared stack's wiring in, plain
+Kubernetes objects out.
 
 The dicts are exactly what ``kubectl apply`` takes (camelCase, ``apiVersion`` first). The Pulumi
 components register them unchanged and ``gh-runner render`` prints them, so the two cannot
@@ -10,159 +12,32 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .config import (
-    ConfigMapRef,
-    EnvVar,
-    EnvVarSource,
-    ProviderConfig,
-    RolloutDigests,
-    RunnerConfig,
-    SecretKeyRef,
-    SecretKeySelector,
-    SharedConfig,
-    SharedWiring,
-    check_runner_wiring,
+from .config import RunnerConfig
+from .egress import runner_network_policy
+from .env_names import (
+    RUNNER_DISABLE_UPDATES,
+    RUNNER_EPHEMERAL,
+    RUNNER_LABELS,
+    RUNNER_REPLACE,
+    RUNNER_WORKDIR,
 )
-from .egress import mcp_services, runner_network_policy
-from .rollout import DEPLOY_TIME_MARKER, payload_sha256, rollout_annotations
-
-Manifest = dict[str, Any]
-
-# What the offline render shows in place of a secret value; never the value itself.
-SECRET_MARKER = "[secret]"
-
-
-# Tells pulumi-kubernetes not to wait for readiness (test-only; see ProviderConfig.skip_await).
-SKIP_AWAIT = "pulumi.com/skipAwait"
-
-
-def provider_metadata(metadata: dict[str, Any], provider: ProviderConfig) -> dict[str, Any]:
-    """An object's metadata as handed to the provider: the render's, plus the skip-await
-    annotation when the (test-only) provider switch asks for it. The render never shows it: it
-    instructs Pulumi, like upsert, and says nothing about what should run."""
-    if not provider.skip_await:
-        return metadata
-    return {**metadata, "annotations": {**metadata.get("annotations", {}), SKIP_AWAIT: "true"}}
-
-
-def _metadata(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
-    if labels:
-        metadata["labels"] = labels
-    return metadata
-
-
-def codex_config_map(shared: SharedConfig) -> Manifest | None:
-    codex = shared.codex_config
-    if not codex.enabled or codex.config_toml is None:
-        return None
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _metadata(codex.name, shared.namespace),
-        "data": {codex.key: codex.config_toml},
-    }
-
-
-# Marks the one Secret the stacks create, so the policy pack can tell it from a Secret that
-# belongs to the cluster (which the stacks must only reference).
-REGISTRATION_TOKEN_LABEL = ("app.kubernetes.io/component", "runner-registration-token")
-
-
-def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> Manifest:
-    """The Secret made from ``githubToken``. ``token`` is whatever stands for the value: a Pulumi
-    secret Output in the program, the marker in the offline render, the decrypted ``str`` when
-    only its payload's digest is wanted."""
-    ref = shared.secret_refs.managed_token
-    key, value = REGISTRATION_TOKEN_LABEL
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _metadata(ref.name, shared.namespace, {key: value}),
-        "type": "Opaque",
-        "stringData": {ref.key: token},
-    }
-
-
-def _from_secret(name: str, ref: SecretKeyRef) -> EnvVar:
-    return EnvVar(
-        name=name,
-        value_from=EnvVarSource(secret_key_ref=SecretKeySelector(name=ref.name, key=ref.key)),
-    )
-
-
-def github_token_sha256(shared: SharedConfig) -> str | None:
-    """The registration Secret's digest for rollouts, from the decrypted ``githubToken``: a plain
-    ``str``, so neither the digest nor the Deployment it annotates becomes a Pulumi secret.
-
-    Unkeyed on purpose: a GitHub token is machine-generated with well over 160 bits of entropy,
-    so its SHA-256 can be neither reversed nor guessed, as with Helm's ``checksum/`` annotations.
-    A low-entropy password would need more, and has no place in ``githubToken``."""
-    if shared.github_token is None:
-        return None
-    token = shared.github_token.get_secret_value()
-    if token == SECRET_MARKER:
-        # Read from a stack file, never decrypted (the offline render, mock runs of the file).
-        return DEPLOY_TIME_MARKER
-    return payload_sha256(github_token_secret(shared, token)["stringData"])
-
-
-def shared_wiring(shared: SharedConfig) -> SharedWiring:
-    """Namespace, GitHub credentials and the codex ConfigMap, as the runner stacks consume them,
-    with the digests that roll them."""
-    refs = shared.secret_refs
-    if shared.github_repo is not None:
-        url = EnvVar(
-            name="GITHUB_URL", value=f"{shared.github_url.rstrip('/')}/{shared.github_repo}"
-        )
-    else:
-        url = _from_secret("GITHUB_URL", refs.github_url)
-    pat_ref = refs.managed_token if shared.github_token is not None else refs.github_pat
-    codex = shared.codex_config
-    config_map = codex_config_map(shared)
-    return SharedWiring(
-        namespace=shared.namespace,
-        github_env=[
-            url,
-            _from_secret("GITHUB_PAT", pat_ref),
-            _from_secret("GITHUB_TOKEN", refs.mcp_token),
-        ],
-        codex_config_map=ConfigMapRef(
-            name=codex.name,
-            key=codex.key,
-            mcp_services=mcp_services(codex.config_toml or "", shared.namespace),
-        )
-        if codex.enabled
-        else None,
-        rollout_digests=RolloutDigests(
-            codex_config_sha256=payload_sha256(config_map["data"]) if config_map else None,
-            github_token_sha256=github_token_sha256(shared),
-        ),
-    )
-
-
-def shared_manifests(shared: SharedConfig) -> list[Manifest]:
-    """What the shared stack creates, as the offline render shows it."""
-    manifests: list[Manifest] = []
-    config_map = codex_config_map(shared)
-    if config_map is not None:
-        manifests.append(config_map)
-    if shared.github_token is not None:
-        manifests.append(github_token_secret(shared))
-    return manifests
+from .errors import ConfigError
+from .objects import Manifest, object_metadata
+from .rollout import rollout_annotations
+from .wiring import SharedWiring, check_fleet_wiring
 
 
 def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, Any]]:
     env = [var.model_dump(by_alias=True, exclude_none=True) for var in wiring.github_env]
-    env.append({"name": "RUNNER_LABELS", "value": ",".join(runner.labels)})
+    env.append({"name": RUNNER_LABELS, "value": ",".join(runner.labels)})
     for name, enabled in (
-        ("RUNNER_EPHEMERAL", runner.ephemeral),
-        ("RUNNER_REPLACE", runner.replace_existing),
-        ("RUNNER_DISABLE_UPDATES", runner.disable_updates),
+        (RUNNER_EPHEMERAL, runner.ephemeral),
+        (RUNNER_REPLACE, runner.replace_existing),
+        (RUNNER_DISABLE_UPDATES, runner.disable_updates),
     ):
         if enabled:
             env.append({"name": name, "value": "1"})
-    env.append({"name": "RUNNER_WORKDIR", "value": runner.workdir})
+    env.append({"name": RUNNER_WORKDIR, "value": runner.workdir})
     env += [{"name": name, "value": value} for name, value in runner.env.items()]
     return env
 
@@ -223,7 +98,7 @@ def _affinity(runner: RunnerConfig, labels: dict[str, str]) -> dict[str, Any] | 
         if runner.affinity is not None
         else None
     )
-    if not runner.home_volume.colocate:
+    if not runner.home_sharing.colocate:
         return affinity
     affinity = affinity or {}
     pod_affinity = affinity.setdefault("podAffinity", {})
@@ -234,7 +109,9 @@ def _affinity(runner: RunnerConfig, labels: dict[str, str]) -> dict[str, Any] | 
 
 def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
     """One fleet of ephemeral runners, hardened whatever the config says."""
-    check_runner_wiring(runner, wiring)
+    problems = check_fleet_wiring(runner, wiring)
+    if problems:
+        raise ConfigError(problems)
     labels = runner.selector_labels
     mounts, volumes = _volumes(runner, wiring)
     ids = runner.security_context
@@ -280,7 +157,7 @@ def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(runner.name, wiring.namespace, dict(labels)),
+        "metadata": object_metadata(runner.name, wiring.namespace, dict(labels)),
         "spec": {
             "replicas": runner.replicas,
             "selector": {"matchLabels": dict(labels)},

@@ -16,13 +16,12 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks, rpc
-from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
 
 from .config import load_runner_stack
 from .errors import ConfigError
-from .manifests import SECRET_MARKER
+from .markers import SECRET_MARKER
+from .pulumi_internals import reset_runtime, secret_payload, wait_for
 from .render import shared_stack_of
 from .stackfile import StackConfig, load_stack_config
 
@@ -61,20 +60,21 @@ class ProgramRun:
         return [r for r in self.resources if r.type == type_]
 
 
-def _blind(value: Any) -> Any:
+def _mask_secret_leaves(value: Any) -> Any:
     """Every leaf of a secret replaced by the marker; its shape (keys) kept, as the render does."""
     if isinstance(value, dict):
-        return {k: _blind(v) for k, v in value.items()}
+        return {k: _mask_secret_leaves(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_blind(v) for v in value]
+        return [_mask_secret_leaves(v) for v in value]
     return SECRET_MARKER
 
 
 def _plain(value: Any) -> Any:
     """Deserialized inputs with secrets blinded and whole floats back to ints."""
+    secret, payload = secret_payload(value)
+    if secret:
+        return _mask_secret_leaves(payload)
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return _blind(value.get("value"))
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
@@ -178,9 +178,7 @@ def run_program(
         logger=logger,
         monitor=_Monitor(run, mock),
     )
-    SETTINGS.rpc_manager.clear()
-    SETTINGS.outputs.clear()
-    set_root_resource(None)  # type: ignore[arg-type]  # run_in_stack makes a fresh root stack
+    reset_runtime()
     pulumi.runtime.set_all_config(config.engine_config(), config.engine_secret_keys())
     main = str(stack_dir / "__main__.py")
 
@@ -192,11 +190,11 @@ def run_program(
     # traceback, whenever they are garbage-collected (as late as interpreter exit).
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
-        _sync_await(run_in_stack(program))
+        wait_for(run_in_stack(program))
     except pulumi.RunError as exc:
         run.error = str(exc)
     finally:
-        set_root_resource(None)  # type: ignore[arg-type]
+        reset_runtime()
     return run
 
 

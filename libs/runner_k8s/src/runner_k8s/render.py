@@ -12,17 +12,14 @@ from typing import Any
 
 import yaml
 
-from .config import (
-    RunnerStackConfig,
-    SharedWiring,
-    load_runner_stack,
-    load_shared,
-    shared_home_warnings,
-)
+from .config import RunnerStackConfig, load_runner_stack, load_shared, shared_home_warnings
 from .errors import ConfigError
-from .manifests import Manifest, runner_manifests, shared_manifests, shared_wiring
+from .manifests import runner_manifests
+from .objects import Manifest
+from .shared_objects import shared_manifests
 from .stackfile import load_stack_config, project_name
 from .stacks import FLEET_PROJECTS, KUBERNETES_STACKS, SHARED_PROJECT
+from .wiring import SharedWiring, build_wiring
 
 # What `render` and `diff` read when given no stack directory.
 DEFAULT_STACK_DIRS = tuple(s.directory for s in KUBERNETES_STACKS)
@@ -51,10 +48,10 @@ def shared_stack_of(config: RunnerStackConfig, stack: str, stack_dir: Path) -> t
     raise ConfigError.at("sharedStack", f"no {SHARED_PROJECT} project found in this repository")
 
 
-def shared_wiring_for(config: RunnerStackConfig, stack: str, stack_dir: Path) -> SharedWiring:
+def offline_wiring(config: RunnerStackConfig, stack: str, stack_dir: Path) -> SharedWiring:
     """What the runner stack's StackReference would read, worked out offline."""
     shared_file = load_stack_config(*shared_stack_of(config, stack, stack_dir))
-    return shared_wiring(load_shared(shared_file.values, shared_file.secret_keys))
+    return build_wiring(load_shared(shared_file.values, shared_file.secret_keys))
 
 
 def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None) -> list[Manifest]:
@@ -66,7 +63,7 @@ def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None)
         runner_stack = load_runner_stack(config.values, config.secret_keys)
         if warnings is not None:
             warnings += shared_home_warnings(runner_stack.runner)
-        wiring = shared_wiring_for(runner_stack, stack, stack_dir)
+        wiring = offline_wiring(runner_stack, stack, stack_dir)
         return runner_manifests(runner_stack.runner, wiring)
     raise ConfigError.at(
         str(stack_dir),

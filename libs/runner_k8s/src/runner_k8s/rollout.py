@@ -7,27 +7,11 @@ pod template turns the edit into a change of the Deployment, and `pulumi up` rol
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
-
-from .config import ROLLOUT_ANNOTATION_PREFIX, RunnerConfig, SharedWiring
+from .config import ROLLOUT_ANNOTATION_PREFIX, RunnerConfig
+from .wiring import SharedWiring
 
 CODEX_CONFIG_ANNOTATION = f"{ROLLOUT_ANNOTATION_PREFIX}codex-config-sha256"
 GITHUB_TOKEN_ANNOTATION = f"{ROLLOUT_ANNOTATION_PREFIX}github-token-sha256"
-# What stands for the token digest where the token was never decrypted (the offline render,
-# mock runs of a stack file): the program computes it from the value the engine decrypts.
-DEPLOY_TIME_MARKER = "[computed at deploy time]"
-
-
-def _canonical(data: Mapping[str, str]) -> bytes:
-    # The payload only (a ConfigMap's or Secret's data), never its name or namespace: moving the
-    # object is not a change of what the runner reads.
-    return json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode()
-
-
-def payload_sha256(data: Mapping[str, str]) -> str:
-    return hashlib.sha256(_canonical(data)).hexdigest()
 
 
 def rollout_annotations(runner: RunnerConfig, wiring: SharedWiring) -> dict[str, str]:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .manifests import SECRET_MARKER
+from .markers import SECRET_MARKER
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,14 @@ def _has_secure(value: Any) -> bool:
     return False
 
 
-def _blind(value: Any) -> Any:
+def _hide_secure_values(value: Any) -> Any:
+    """Each ``secure:`` value replaced by the marker; everything else as written."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
             return SECRET_MARKER
-        return {k: _blind(v) for k, v in value.items()}
+        return {k: _hide_secure_values(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_blind(v) for v in value]
+        return [_hide_secure_values(v) for v in value]
     return value
 
 
@@ -94,9 +95,9 @@ def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
         namespace, _, key = str(full_key).rpartition(":")
         namespace = namespace.removesuffix(":config")
         if namespace in ("", project):
-            values[key] = _blind(value)
+            values[key] = _hide_secure_values(value)
             if _has_secure(value):
                 secret_keys.add(key)
         else:
-            provider_values[f"{namespace}:{key}"] = _blind(value)
+            provider_values[f"{namespace}:{key}"] = _hide_secure_values(value)
     return StackConfig(project, stack, values, secret_keys, provider_values)

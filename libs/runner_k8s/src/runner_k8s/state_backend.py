@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from .config import Model, validate
 from .errors import ConfigError
+from .fields import Model, validate
 
 PROJECT_KEY = "gcp:project"
 

@@ -1,0 +1,50 @@
+"""Pure builders of what the shared stack creates: the codex ConfigMap and the registration
+token Secret. No Pulumi calls here."""
+
+from __future__ import annotations
+
+from .config import SharedConfig
+from .markers import SECRET_MARKER
+from .objects import Manifest, object_metadata
+
+# Marks the one Secret the stacks create, so the policy pack can tell it from a Secret that
+# belongs to the cluster (which the stacks must only reference).
+REGISTRATION_TOKEN_LABEL = ("app.kubernetes.io/component", "runner-registration-token")
+
+
+def codex_config_map(shared: SharedConfig) -> Manifest | None:
+    codex = shared.codex_config
+    if not codex.enabled or codex.config_toml is None:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": object_metadata(codex.name, shared.namespace),
+        "data": {codex.key: codex.config_toml},
+    }
+
+
+def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> Manifest:
+    """The Secret made from ``githubToken``. ``token`` is whatever stands for the value: a Pulumi
+    secret Output in the program, the marker in the offline render, the decrypted ``str`` when
+    only its payload's digest is wanted."""
+    ref = shared.secret_refs.managed_token
+    key, value = REGISTRATION_TOKEN_LABEL
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": object_metadata(ref.name, shared.namespace, {key: value}),
+        "type": "Opaque",
+        "stringData": {ref.key: token},
+    }
+
+
+def shared_manifests(shared: SharedConfig) -> list[Manifest]:
+    """What the shared stack creates, as the offline render shows it."""
+    manifests: list[Manifest] = []
+    config_map = codex_config_map(shared)
+    if config_map is not None:
+        manifests.append(config_map)
+    if shared.github_token is not None:
+        manifests.append(github_token_secret(shared))
+    return manifests
