@@ -193,16 +193,22 @@ def test_secret_values_are_never_printed(
         assert "[secret]" in captured.out
 
 
+@pytest.mark.parametrize(
+    "command", [["mock-run"], ["render", "--format", "resources"]], ids=["mock-run", "deprecated"]
+)
 def test_resources_format_lists_what_the_program_registers(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
     cwd = Path.cwd()
     os.chdir(repo)
     try:
-        assert main(["render", "--format", "resources", "stacks/gemini-runner"]) == 0
+        assert main([*command, "stacks/gemini-runner"]) == 0
     finally:
         os.chdir(cwd)
-    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    # The old spelling still works, and says what replaces it.
+    assert ("`gh-runner mock-run`" in captured.err) == (command[0] == "render")
+    records = [json.loads(line) for line in captured.out.splitlines()]
     assert [(r["type"], r["name"]) for r in records] == [
         ("pulumi:providers:kubernetes", "kubernetes"),
         ("gh-runner:k8s:RunnerDeployment", "gemini-gh-runner"),

@@ -49,21 +49,30 @@ def _has_secret_marker(manifest: Manifest) -> bool:
     return SECRET_MARKER in (manifest.get("stringData") or {}).values()
 
 
+def _mock_run(args: argparse.Namespace) -> int:
+    """Each stack's real program under Pulumi mocks: every resource it registers, as JSON lines."""
+    # Imported here: the Pulumi SDK doubles the start-up time of the plain render.
+    from .mockrun import ProgramRun, run_stack
+
+    runs: dict[tuple[Path, str], ProgramRun] = {}  # each shared stack runs once
+    for stack_dir in _stack_dirs(args.stack_dirs):
+        run = run_stack(stack_dir, args.stack, runs=runs)
+        if run.error is not None:
+            raise ConfigError([f"{stack_dir}: {run.error}"])
+        for registration in run.resources:
+            print(json.dumps(registration.as_record(), sort_keys=True))
+    return 0
+
+
 def _render(args: argparse.Namespace) -> int:
-    stack_dirs = _stack_dirs(args.stack_dirs)
     if args.format == "resources":
-        # Imported here: the Pulumi SDK doubles the start-up time of the plain render.
-        from .mockrun import ProgramRun, run_stack
-
-        runs: dict[tuple[Path, str], ProgramRun] = {}  # each shared stack runs once
-        for stack_dir in stack_dirs:
-            run = run_stack(stack_dir, args.stack, runs=runs)
-            if run.error is not None:
-                raise ConfigError([f"{stack_dir}: {run.error}"])
-            for registration in run.resources:
-                print(json.dumps(registration.as_record(), sort_keys=True))
-        return 0
-
+        print(
+            "gh-runner: warning: `render --format resources` is now `gh-runner mock-run` (it "
+            "runs the programs, it renders nothing); the old spelling goes in the next release",
+            file=sys.stderr,
+        )
+        return _mock_run(args)
+    stack_dirs = _stack_dirs(args.stack_dirs)
     warnings: list[str] = []
     manifests = render_stacks(stack_dirs, args.stack, warnings)
     for warning in warnings:  # what `pulumi preview` would warn about, on stderr
@@ -118,11 +127,21 @@ def parser() -> argparse.ArgumentParser:
         "--format",
         choices=("yaml", "resources"),
         default="yaml",
-        help="resources: one JSON line per resource the stack program registers (mock run; "
-        "works for every stack, bootstrap included)",
+        help="resources: deprecated spelling of `gh-runner mock-run`",
     )
     render.add_argument("stack_dirs", nargs="*", metavar="STACK_DIR")
     render.set_defaults(handler=_render)
+
+    mock_run = commands.add_parser(
+        "mock-run",
+        help="run the stack programs under Pulumi mocks and list what they register",
+        description="Run each stack's real __main__.py under Pulumi mocks (no engine, no cloud) "
+        "and print one JSON line per resource it registers, inputs as sent. Works for every "
+        "stack, bootstrap included.",
+    )
+    mock_run.add_argument("--stack", default="dev", help="stack name: reads Pulumi.NAME.yaml")
+    mock_run.add_argument("stack_dirs", nargs="*", metavar="STACK_DIR")
+    mock_run.set_defaults(handler=_mock_run)
 
     diff = commands.add_parser(
         "diff",

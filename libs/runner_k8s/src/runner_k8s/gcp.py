@@ -10,6 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from .state_backend import (
+    ONE_DAY_SECONDS,
     BootstrapConfig,
     Grant,
     backend_url,
@@ -88,7 +89,8 @@ class StateBackend(pulumi.ComponentResource):
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(
-                retention_duration_seconds=config.bucket.soft_delete_retention_days * 86_400
+                retention_duration_seconds=config.bucket.soft_delete_retention_days
+                * ONE_DAY_SECONDS
             ),
             # Two rules, so a noncurrent version goes once either limit is reached.
             lifecycle_rules=[

@@ -68,7 +68,7 @@ def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None)
     raise ConfigError.at(
         str(stack_dir),
         f"project {config.project} registers no Kubernetes objects; "
-        "use `gh-runner render --format resources` for it",
+        "use `gh-runner mock-run` for it (formerly `render --format resources`)",
     )
 
 

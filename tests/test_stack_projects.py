@@ -1,0 +1,44 @@
+"""runner_k8s.stacks, the one list of stack projects, against the stacks/ directory: a fleet
+added on disk but not to the list (or the other way round) fails here, and so does a fleet
+program that drifted from its siblings."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from runner_k8s.stackfile import project_name
+from runner_k8s.stacks import BOOTSTRAP_STACK, FLEET_STACKS, KUBERNETES_STACKS, SHARED_STACK
+
+
+def test_every_listed_stack_is_the_project_on_disk(repo: Path) -> None:
+    for stack in (*KUBERNETES_STACKS, BOOTSTRAP_STACK):
+        assert project_name(repo / stack.directory) == stack.project, stack.directory
+
+
+def test_every_stack_on_disk_is_listed(repo: Path) -> None:
+    on_disk = {p.parent.relative_to(repo).as_posix() for p in repo.glob("stacks/*/Pulumi.yaml")}
+    listed = {s.directory for s in (*KUBERNETES_STACKS, BOOTSTRAP_STACK)}
+    assert on_disk == listed
+
+
+def test_the_shared_stack_is_applied_first() -> None:
+    assert KUBERNETES_STACKS[0] == SHARED_STACK
+    assert set(KUBERNETES_STACKS[1:]) == set(FLEET_STACKS)
+
+
+def _without_docstring(source: str) -> str:
+    module = ast.parse(source)
+    if ast.get_docstring(module) is not None:
+        module.body = module.body[1:]
+    return ast.unparse(module)
+
+
+def test_fleet_programs_differ_only_in_their_docstring(repo: Path) -> None:
+    # A fleet is config, not code: README "Adding a fleet" copies a program unchanged.
+    programs = {
+        s.directory: _without_docstring((repo / s.directory / "__main__.py").read_text())
+        for s in FLEET_STACKS
+    }
+    first = next(iter(programs.values()))
+    assert all(p == first for p in programs.values()), sorted(programs)
