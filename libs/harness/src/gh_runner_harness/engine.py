@@ -35,10 +35,10 @@ _NOT_COPIED = shutil.ignore_patterns(
 )
 
 
-def copy_workspace(target: Path) -> Path:
+def copy_workspace(target: Path, source_root: Path = REPO) -> Path:
     target.mkdir(parents=True)
     for part in WORKSPACE_PARTS:
-        source = REPO / part
+        source = source_root / part
         if source.is_dir():
             shutil.copytree(source, target / part, ignore=_NOT_COPIED)
         elif source.is_file():
@@ -93,8 +93,11 @@ class Engine:
     transcript: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, tmp: Path) -> Engine:
-        engine = cls(copy_workspace(tmp / "workspace"), tmp, hermetic_env(tmp))
+    def create(cls, tmp: Path, source_root: Path = REPO, name: str = "workspace") -> Engine:
+        """An engine in ``tmp`` over a copy of ``source_root`` (default: this repository). Two
+        engines made in the same ``tmp`` share the backend, PULUMI_HOME and passphrase: one can
+        update a stack the other deployed, as a newer checkout does."""
+        engine = cls(copy_workspace(tmp / name, source_root), tmp, hermetic_env(tmp))
         engine.install_provider()
         return engine
 
