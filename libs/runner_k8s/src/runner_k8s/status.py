@@ -325,17 +325,19 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 def format_fleet(report: FleetReport, now: datetime) -> list[str]:
     fleet = report.fleet
     state = "healthy" if report.healthy else "DEGRADED"
-    labels = ",".join(fleet.labels) or "(none)"
     lines = [
-        f"{fleet.name}: {state}, {report.serving} of {fleet.replicas} serving  "
-        f"[{fleet.namespace}, {fleet.repo}, labels {labels}, {fleet.stack}]"
+        f"{fleet.name}: {state}, {report.serving} of {fleet.replicas} serving  ({fleet.stack})"
     ]
+    where = f"  Deployment {fleet.namespace}/{fleet.name}"
     d = report.deployment
-    if d is not None:
+    if d is None:
+        lines.append(f"{where}: not found")
+    else:
         lines.append(
-            f"  Deployment: {d.desired} desired, {d.updated} updated, {d.ready} ready, "
+            f"{where}: {d.desired} desired, {d.updated} updated, {d.ready} ready, "
             f"{d.available} available"
         )
+    lines.append(f"  GitHub {fleet.repo}, labels: {', '.join(fleet.labels) or '(none)'}")
     cells = [["POD / RUNNER", "STATUS", "READY", "RESTARTS", "AGE", "GITHUB", "VERDICT"]]
     for row in report.rows:
         pod = row.pod
