@@ -245,6 +245,17 @@ def test_a_refusal_exits_2_with_one_line_saying_what_to_do(
     assert_token_only_in_authorization(httpserver)
 
 
+def test_a_runner_list_not_shaped_like_githubs_exits_2(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    httpserver.expect_request(RUNNERS_PATH).respond_with_json(
+        {"total_count": 1, "runners": [{"name": "no-id"}]}
+    )
+    result = status(httpserver, cluster, repo)
+    assert result.code == 2
+    assert result.err == "gh-runner: GitHub's runner list holds an entry without an id or name\n"
+
+
 def test_a_next_page_on_another_host_is_not_followed_with_the_token(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
@@ -273,8 +284,8 @@ def test_an_unreachable_github_exits_2(cluster: FakeCluster, repo: Path) -> None
         ]
     )
     err = io.StringIO()
-    code = run(args, [Path(d) for d in args.stack_dirs], cluster.connect, {"GH_TOKEN": TOKEN},
-               io.StringIO(), err)  # fmt: skip
+    dirs = [Path(d) for d in args.stack_dirs]
+    code = run(args, dirs, cluster.connect, {"GH_TOKEN": TOKEN}, out=io.StringIO(), err=err)
     assert code == 2
     assert "cannot reach GitHub at" in err.getvalue()
 
@@ -363,13 +374,21 @@ def test_repository_and_cluster_come_from_stack_config_unless_overridden(
         config["provider"]["kubeconfig"] = "~/.kube/prod"
         config["provider"]["context"] = "gke_acme_europe-west1_prod"
 
+    def gemini(config: dict[str, Any]) -> None:
+        config["provider"]["kubeconfig"] = "kube/prod.yaml"  # relative: to the stack, as Pulumi
+
     edit_config(repo_copy, "shared", shared)
     edit_config(repo_copy, "codex-runner", codex)
+    edit_config(repo_copy, "gemini-runner", gemini)
     answer(httpserver, serving())
 
     result = status(httpserver, cluster, repo_copy, repo=None)
     assert result.code == 0, result.err
-    assert cluster.connected == [("~/.kube/prod", "gke_acme_europe-west1_prod"), (None, None)]
+    gemini_kubeconfig = str(repo_copy / "stacks" / "gemini-runner" / "kube" / "prod.yaml")
+    assert cluster.connected == [
+        ("~/.kube/prod", "gke_acme_europe-west1_prod"),
+        (gemini_kubeconfig, None),
+    ]
     assert {r.path for r, _ in httpserver.log} == {RUNNERS_PATH}
 
     cluster.connected.clear()
@@ -447,3 +466,40 @@ def test_the_offline_commands_load_neither_http_nor_kubernetes_client(repo: Path
         [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [(502, "answered 502 Bad Gateway"), (200, "an answer that is not Kubernetes'")],
+)
+def test_a_cluster_answer_that_is_not_kubernetes_exits_2(
+    httpserver: HTTPServer, repo: Path, tmp_path: Path, code: int, said: str
+) -> None:
+    """The real lightkube reader, with a proxy in front of the API server answering HTML."""
+    deployment = "/apis/apps/v1/namespaces/my-reforge-ai/deployments/codex-gh-runner"
+    httpserver.expect_request(deployment).respond_with_data(
+        "<html>a proxy's page</html>", status=code, content_type="text/html"
+    )
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": httpserver.url_for("/")}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    codex = repo / "stacks" / "codex-runner"
+    args = parser().parse_args(["status", "--repo", REPO_NAME, "--kubeconfig", str(kubeconfig)])
+    err = io.StringIO()
+    code = run(args, [codex], environ={"GH_TOKEN": TOKEN}, out=io.StringIO(), err=err)
+    assert code == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1, err.getvalue()
+    [line] = lines
+    assert line.startswith(f"gh-runner: the cluster at {httpserver.url_for('/')}")
+    assert said.casefold() in line.casefold()  # the reason phrase is the server's own

@@ -112,13 +112,17 @@ def mount_events(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 # --- the reads (imperative shell) ---------------------------------------------------------------
 
 
+def is_kubeconfig_text(value: str) -> bool:
+    """The Pulumi provider's `kubeconfig` is either a path or the file's contents."""
+    return "\n" in value or value.lstrip().startswith(("{", "apiVersion"))
+
+
 def _kubeconfig(value: str | None) -> Any:
     from lightkube import KubeConfig
 
     if value is None:  # as kubectl and the Pulumi provider: $KUBECONFIG, then ~/.kube/config
         return KubeConfig.from_env()
-    # The Pulumi provider's `kubeconfig` is a path or the file's contents.
-    if "\n" in value or value.lstrip().startswith(("{", "apiVersion")):
+    if is_kubeconfig_text(value):
         return KubeConfig.from_dict(yaml.safe_load(value))
     return KubeConfig.from_file(Path(value).expanduser())
 
@@ -139,7 +143,7 @@ class KubernetesCluster:
 
     def facts(self, fleet: Fleet) -> ClusterFacts:
         import httpx2
-        from lightkube import ApiError
+        from lightkube import ApiError, ConfigError
 
         try:
             return self._facts(fleet)
@@ -148,8 +152,21 @@ class KubernetesCluster:
                 f"the cluster at {self.server} refused to read {fleet.namespace}/{fleet.name}: "
                 f"{exc.status.code} {exc.status.reason}: {exc.status.message}"
             ) from None
+        except httpx2.HTTPStatusError as exc:
+            # An error answer that is no Kubernetes Status: a proxy or load balancer in front.
+            answer = exc.response
+            raise ClusterError(
+                f"the cluster at {self.server} answered {answer.status_code} "
+                f"{answer.reason_phrase} to a read of {fleet.namespace}/{fleet.name}"
+            ) from None
         except httpx2.HTTPError as exc:
             raise ClusterError(f"cannot reach the cluster at {self.server}: {exc}") from None
+        except (ConfigError, OSError) as exc:  # e.g. a certificate file the kubeconfig names
+            raise ClusterError(f"cannot use the kubeconfig: {exc}") from None
+        except ValueError as exc:  # a success answer that is not the object asked for
+            raise ClusterError(
+                f"the cluster at {self.server} gave an answer that is not Kubernetes': {exc}"
+            ) from None
 
     def _facts(self, fleet: Fleet) -> ClusterFacts:
         from lightkube import ApiError

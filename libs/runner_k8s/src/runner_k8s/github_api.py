@@ -52,20 +52,22 @@ def runners_from_page(body: Any) -> list[Runner]:
     configured with."""
     if not isinstance(body, dict) or not isinstance(body.get("runners"), list):
         raise GitHubError("GitHub's runner list has no `runners` array: is --github-api an API?")
-    runners = []
-    for item in body["runners"]:
-        labels = item.get("labels") or []
-        runners.append(
-            Runner(
-                id=int(item["id"]),
-                name=str(item["name"]),
-                online=item.get("status") == "online",
-                busy=bool(item.get("busy")),
-                labels=tuple(str(x["name"]) for x in labels if x.get("type") == "custom"),
-                system_labels=tuple(str(x["name"]) for x in labels if x.get("type") != "custom"),
-            )
-        )
-    return runners
+    try:
+        return [_runner(item) for item in body["runners"]]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise GitHubError("GitHub's runner list holds an entry without an id or name") from None
+
+
+def _runner(item: dict[str, Any]) -> Runner:
+    labels = item.get("labels") or []
+    return Runner(
+        id=int(item["id"]),
+        name=str(item["name"]),
+        online=item.get("status") == "online",
+        busy=bool(item.get("busy")),
+        labels=tuple(str(x["name"]) for x in labels if x.get("type") == "custom"),
+        system_labels=tuple(str(x["name"]) for x in labels if x.get("type") != "custom"),
+    )
 
 
 def _reset_time(headers: Mapping[str, str]) -> str:

@@ -19,7 +19,7 @@ from typing import TextIO
 
 import httpx
 
-from .cluster_api import ClusterError, ClusterReader, KubernetesCluster
+from .cluster_api import ClusterError, ClusterReader, KubernetesCluster, is_kubeconfig_text
 from .config import SHARED_PROJECT, load_runner_stack, load_shared
 from .errors import ConfigError
 from .github_api import GitHub, GitHubError, token_from
@@ -73,11 +73,13 @@ def load_target(
             "repository they serve is unknown here; pass --repo OWNER/NAME",
         )
     provider = runner_stack.provider
-    kubeconfig = kubeconfig or provider.kubeconfig
-    if kubeconfig == SECRET_MARKER:
-        raise ConfigError.at(
-            f"{where}: provider.kubeconfig", "is a secret, never decrypted here; pass --kubeconfig"
-        )
+    if kubeconfig is None and provider.kubeconfig is not None:
+        if provider.kubeconfig == SECRET_MARKER:
+            raise ConfigError.at(
+                f"{where}: provider.kubeconfig",
+                "is a secret, never decrypted here; pass --kubeconfig",
+            )
+        kubeconfig = provider_kubeconfig(provider.kubeconfig, stack_dir)
     runner = runner_stack.runner
     fleet = Fleet(
         stack=where,
@@ -89,6 +91,14 @@ def load_target(
         repo=repo,
     )
     return Target(fleet, kubeconfig, context or provider.context)
+
+
+def provider_kubeconfig(value: str, stack_dir: Path) -> str:
+    """A relative path in stack config is relative to the stack's directory, where Pulumi runs the
+    program; `--kubeconfig` is relative to where the operator stands."""
+    if is_kubeconfig_text(value) or value.startswith("~") or Path(value).is_absolute():
+        return value
+    return str(stack_dir / value)
 
 
 def judge_all(
@@ -169,7 +179,7 @@ def run(
                     gone = {repo: without(rs, removed) for repo, rs in runners.items()}
                     report = judge_all(targets, facts, gone, report.now, grace)
     except (ClusterError, GitHubError) as exc:
-        message = str(exc)
+        message = " ".join(str(exc).split())  # one line, whatever a library put in it
         if len(token) >= 8:  # no message should carry it; make sure (a real token is far longer)
             message = message.replace(token, "[token]")
         print(f"gh-runner: {message}", file=err)
