@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,6 @@ from typing import Any
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
-from stack_fixtures import EditConfig
 
 from runner_k8s.cli import parser
 from runner_k8s.errors import ConfigError
@@ -36,6 +36,8 @@ GEMINI_LABELS = ("gemini-2.5-flash", "gemini-2.5-pro")
 CODEX_PODS = ("codex-gh-runner-7d4b9c8f6d-abcde", "codex-gh-runner-7d4b9c8f6d-fghij")
 GEMINI_PODS = ("gemini-gh-runner-5f6c7d8e9a-klmno", "gemini-gh-runner-5f6c7d8e9a-pqrst")
 GHOST = "codex-gh-runner-6b5a4c3d2e-zzzzz"  # named like an older ReplicaSet's pod
+# The `edit_config` fixture: edit(root, stack, change) changes that stack's dev config.
+EditConfig = Callable[[Path, str, Callable[[dict[str, Any]], None]], None]
 
 
 def running_pod(name: str) -> Pod:
@@ -503,3 +505,19 @@ def test_a_cluster_answer_that_is_not_kubernetes_exits_2(
     [line] = lines
     assert line.startswith(f"gh-runner: the cluster at {httpserver.url_for('/')}")
     assert said.casefold() in line.casefold()  # the reason phrase is the server's own
+
+
+def test_a_secret_kubeconfig_in_stack_config_asks_for_kubeconfig(
+    httpserver: HTTPServer, cluster: FakeCluster, repo_copy: Path, edit_config: EditConfig
+) -> None:
+    def codex(config: dict[str, Any]) -> None:
+        config["provider"]["kubeconfig"] = {"secure": "v1:ciphertext-never-decrypted"}
+
+    edit_config(repo_copy, "codex-runner", codex)
+    with pytest.raises(ConfigError, match=r"provider\.kubeconfig: is a secret.*--kubeconfig"):
+        status(httpserver, cluster, repo_copy)
+    assert cluster.connected == [] and httpserver.log == []
+    # Given on the command line, it is used for every fleet.
+    answer(httpserver, serving())
+    assert status(httpserver, cluster, repo_copy, "--kubeconfig", "/kc").code == 0
+    assert cluster.connected == [("/kc", None)]

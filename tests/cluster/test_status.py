@@ -40,8 +40,11 @@ TEMPLATE_HASH = "5c8d7f9b6d"
 class KubectlCluster(Protocol):
     """What this module uses of the `cluster` fixture."""
 
-    kubeconfig: Path
-    baseline: Path
+    @property
+    def kubeconfig(self) -> Path: ...
+
+    @property
+    def baseline(self) -> Path: ...
 
     @property
     def namespace(self) -> str: ...
