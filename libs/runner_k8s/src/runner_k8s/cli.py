@@ -1,7 +1,9 @@
-"""``gh-runner``: the offline view of the stacks, for a laptop with no cluster and no cloud.
+"""``gh-runner``: the offline view of the stacks, for a laptop with no cluster and no cloud, and
+``status``, the one command that asks the cluster and GitHub whether the fleets serve jobs.
 
-argparse rather than typer: two subcommands do not justify another dependency.
-Exit codes: 0 done / no drift, 1 drift, 2 bad config or bad arguments.
+argparse rather than typer: three subcommands do not justify another dependency.
+Exit codes: 0 done / no drift / healthy, 1 drift / degraded, 2 bad config or bad arguments (and,
+for status, a cluster or GitHub that could not be asked).
 """
 
 from __future__ import annotations
@@ -109,9 +111,24 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_DRIFT
 
 
+def _status(args: argparse.Namespace) -> int:
+    # Imported here: httpx and lightkube would slow down the offline commands' start-up.
+    from .status_command import run
+
+    return run(args, _stack_dirs(args.stack_dirs))
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="gh-runner", description="Offline view of the gh-runner Pulumi stacks."
+        prog="gh-runner",
+        description="Offline view of the gh-runner Pulumi stacks, and the fleets' live status.",
     )
     commands = top.add_subparsers(dest="command", required=True)
 
@@ -164,6 +181,47 @@ def parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("files", nargs="+", metavar="FILE")
     diff.set_defaults(handler=_diff)
+
+    status = commands.add_parser(
+        "status",
+        help="is each fleet registered with GitHub and serving? (asks the cluster and GitHub)",
+        description="Join each runner fleet's stack config, its pods in the cluster and its "
+        "registrations on GitHub: serving, not registered, ghost and label-drift runners. Exit 0 "
+        "healthy, 1 degraded, 2 bad config or an unreachable cluster or GitHub. The GitHub token "
+        "is read from GH_TOKEN or GITHUB_TOKEN only (repository Administration: read).",
+    )
+    status.add_argument("--stack", default="dev", help="stack name: reads Pulumi.NAME.yaml")
+    status.add_argument(
+        "--repo", metavar="OWNER/NAME", help="the repository (default: the shared githubRepo)"
+    )
+    status.add_argument(
+        "--kubeconfig", metavar="FILE", help="default: the stack's provider.kubeconfig"
+    )
+    status.add_argument("--context", help="kubeconfig context (default: provider.context)")
+    status.add_argument(
+        "--github-api",
+        metavar="URL",
+        default="https://api.github.com",
+        help="GitHub's REST API (GitHub Enterprise: https://HOST/api/v3)",
+    )
+    status.add_argument(
+        "--grace",
+        type=_seconds,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long a running pod may take to register before it counts as not registered",
+    )
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.add_argument(
+        "--remove-ghosts",
+        action="store_true",
+        help="list the ghost registrations (offline, not busy, no pod) to delete",
+    )
+    status.add_argument(
+        "--yes", action="store_true", help="with --remove-ghosts: really delete them"
+    )
+    status.add_argument("stack_dirs", nargs="*", metavar="STACK_DIR")
+    status.set_defaults(handler=_status)
     return top
 
 

@@ -1,0 +1,523 @@
+"""`gh-runner status` against a real local HTTP server playing GitHub's REST API (bodies shaped
+like GitHub's documented ones), with the cluster side played by a fake reader: paging by `Link`
+headers, every refusal GitHub gives, where the token may travel, and `--remove-ghosts`."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pytest_httpserver import HTTPServer
+
+from runner_k8s.cli import parser
+from runner_k8s.errors import ConfigError
+from runner_k8s.status import ClusterFacts, Deployment, Fleet, Pod
+from runner_k8s.status_command import run
+
+# A canary shaped like a fine-grained token: it must reach GitHub in the Authorization header and
+# appear nowhere else.
+TOKEN = "github_pat_11CANARY0000000000000000000000000000000000000000000000000000000000"
+REPO_NAME = "acme/fleet"
+RUNNERS_PATH = f"/repos/{REPO_NAME}/actions/runners"
+CODEX_LABELS = ("gpt-5-codex",)
+GEMINI_LABELS = ("gemini-2.5-flash", "gemini-2.5-pro")
+CODEX_PODS = ("codex-gh-runner-7d4b9c8f6d-abcde", "codex-gh-runner-7d4b9c8f6d-fghij")
+GEMINI_PODS = ("gemini-gh-runner-5f6c7d8e9a-klmno", "gemini-gh-runner-5f6c7d8e9a-pqrst")
+GHOST = "codex-gh-runner-6b5a4c3d2e-zzzzz"  # named like an older ReplicaSet's pod
+# The `edit_config` fixture: edit(root, stack, change) changes that stack's dev config.
+EditConfig = Callable[[Path, str, Callable[[dict[str, Any]], None]], None]
+
+
+def running_pod(name: str) -> Pod:
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    return Pod(name, "Running", 1, 1, 0, started, started)
+
+
+@dataclass
+class FakeCluster:
+    """The cluster as a plain object satisfying ClusterReader; records where it was asked."""
+
+    pods: dict[str, tuple[Pod, ...]]
+    connected: list[tuple[str | None, str | None]] = field(default_factory=list)
+
+    def connect(self, kubeconfig: str | None, context: str | None) -> FakeCluster:
+        self.connected.append((kubeconfig, context))
+        return self
+
+    def facts(self, fleet: Fleet) -> ClusterFacts:
+        pods = self.pods.get(fleet.name, ())
+        return ClusterFacts(Deployment(2, 2, len(pods), len(pods)), pods)
+
+
+@pytest.fixture
+def cluster() -> FakeCluster:
+    return FakeCluster(
+        {
+            "codex-gh-runner": tuple(running_pod(n) for n in CODEX_PODS),
+            "gemini-gh-runner": tuple(running_pod(n) for n in GEMINI_PODS),
+        }
+    )
+
+
+def github_runner(
+    runner_id: int,
+    name: str,
+    labels: tuple[str, ...],
+    status: str = "online",
+    busy: bool = False,
+) -> dict[str, Any]:
+    """One runner as GitHub's list-self-hosted-runners-for-repo example shows it."""
+    system = [
+        {"id": 1, "name": "self-hosted", "type": "read-only"},
+        {"id": 2, "name": "Linux", "type": "read-only"},
+        {"id": 3, "name": "X64", "type": "read-only"},
+    ]
+    custom = [{"id": 10 + i, "name": n, "type": "custom"} for i, n in enumerate(labels)]
+    return {
+        "id": runner_id,
+        "name": name,
+        "os": "Linux",
+        "status": status,
+        "busy": busy,
+        "ephemeral": True,
+        "runner_group_id": 1,
+        "labels": system + custom,
+    }
+
+
+def serving() -> list[dict[str, Any]]:
+    return [github_runner(100 + i, n, CODEX_LABELS) for i, n in enumerate(CODEX_PODS)] + [
+        github_runner(200 + i, n, GEMINI_LABELS) for i, n in enumerate(GEMINI_PODS)
+    ]
+
+
+def answer(httpserver: HTTPServer, runners: list[dict[str, Any]]) -> None:
+    httpserver.expect_request(RUNNERS_PATH, method="GET").respond_with_json(
+        {"total_count": len(runners), "runners": runners}
+    )
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def status(
+    httpserver: HTTPServer,
+    cluster: FakeCluster,
+    stacks: Path,
+    *extra: str,
+    environ: dict[str, str] | None = None,
+    repo: str | None = REPO_NAME,
+) -> Result:
+    api = httpserver.url_for("/").rstrip("/")
+    dirs = [str(stacks / "stacks" / "codex-runner"), str(stacks / "stacks" / "gemini-runner")]
+    chosen = ["--repo", repo] if repo else []
+    args = parser().parse_args(["status", "--github-api", api, *chosen, *extra, *dirs])
+    out, err = io.StringIO(), io.StringIO()
+    code = run(
+        args,
+        [Path(d) for d in args.stack_dirs],
+        connect=cluster.connect,
+        environ={"GH_TOKEN": TOKEN} if environ is None else environ,
+        out=out,
+        err=err,
+    )
+    result = Result(code, out.getvalue(), err.getvalue())
+    assert TOKEN not in result.out + result.err
+    return result
+
+
+def assert_token_only_in_authorization(httpserver: HTTPServer) -> None:
+    assert httpserver.log, "GitHub was never asked"
+    for request, _response in httpserver.log:
+        assert request.headers.get("Authorization") == f"Bearer {TOKEN}"
+        assert TOKEN not in request.url
+        for name, value in request.headers.items():
+            if name.lower() != "authorization":
+                assert TOKEN not in value
+
+
+def test_every_page_is_read_and_a_registered_fleet_is_healthy(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    runners = serving()
+    # One registration per page: the fleet is only healthy if all three pages are read.
+    pages = [runners[:1], runners[1:3], runners[3:]]
+    for number, page in enumerate(pages, start=1):
+        query = {"per_page": "100"} if number == 1 else {"per_page": "100", "page": str(number)}
+        headers = {}
+        if number < len(pages):
+            following = httpserver.url_for(RUNNERS_PATH) + f"?per_page=100&page={number + 1}"
+            last = httpserver.url_for(RUNNERS_PATH) + f"?per_page=100&page={len(pages)}"
+            headers["Link"] = f'<{following}>; rel="next", <{last}>; rel="last"'
+        httpserver.expect_ordered_request(
+            RUNNERS_PATH, method="GET", query_string=query
+        ).respond_with_json({"total_count": len(runners), "runners": page}, headers=headers)
+
+    result = status(httpserver, cluster, repo)
+
+    httpserver.check_assertions()
+    assert result.code == 0, result.out + result.err
+    assert len(httpserver.log) == 3
+    for name in CODEX_PODS + GEMINI_PODS:
+        assert any(name in line and "serving" in line for line in result.out.splitlines())
+    assert result.out.rstrip().endswith("healthy: 2 fleet(s), 4 runner(s) serving")
+    assert_token_only_in_authorization(httpserver)
+
+
+@pytest.mark.parametrize("variable", ["GH_TOKEN", "GITHUB_TOKEN"])
+def test_the_token_comes_from_either_variable(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path, variable: str
+) -> None:
+    answer(httpserver, serving())
+    result = status(httpserver, cluster, repo, environ={variable: TOKEN})
+    assert result.code == 0, result.err
+    assert_token_only_in_authorization(httpserver)
+
+
+def test_no_token_exits_2_before_asking_anyone(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    result = status(httpserver, cluster, repo, environ={"HOME": "/nowhere"})
+    assert result.code == 2
+    assert "GH_TOKEN or GITHUB_TOKEN" in result.err
+    assert httpserver.log == [] and cluster.connected == []
+
+
+RESET = 1_900_000_000  # x-ratelimit-reset: epoch seconds
+RESET_TEXT = datetime.fromtimestamp(RESET, UTC).strftime("%Y-%m-%d %H:%M:%S")
+EXHAUSTED = {
+    "x-ratelimit-limit": "5000",
+    "x-ratelimit-remaining": "0",
+    "x-ratelimit-used": "5000",
+    "x-ratelimit-reset": str(RESET),
+}
+
+
+@pytest.mark.parametrize(
+    ("code", "headers", "message", "said"),
+    [
+        (401, {}, "Bad credentials", "401 Bad credentials"),
+        (403, EXHAUSTED, "API rate limit exceeded", f"until {RESET_TEXT} UTC"),
+        (429, EXHAUSTED, "API rate limit exceeded", f"until {RESET_TEXT} UTC"),
+        (403, {}, "Resource not accessible by personal access token", "Administration: read"),
+        (404, {}, "Not Found", "Administration: read"),
+    ],
+)
+def test_a_refusal_exits_2_with_one_line_saying_what_to_do(
+    httpserver: HTTPServer,
+    cluster: FakeCluster,
+    repo: Path,
+    code: int,
+    headers: dict[str, str],
+    message: str,
+    said: str,
+) -> None:
+    httpserver.expect_request(RUNNERS_PATH).respond_with_json(
+        {
+            "message": message,
+            "documentation_url": "https://docs.github.com/rest",
+            "status": str(code),
+        },
+        status=code,
+        headers=headers,
+    )
+    result = status(httpserver, cluster, repo)
+    assert result.code == 2
+    assert result.out == ""
+    [line] = result.err.splitlines()
+    assert line.startswith("gh-runner: ") and said in line
+    if headers:
+        assert "rate limit" in line
+    assert_token_only_in_authorization(httpserver)
+
+
+def test_a_runner_list_not_shaped_like_githubs_exits_2(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    httpserver.expect_request(RUNNERS_PATH).respond_with_json(
+        {"total_count": 1, "runners": [{"name": "no-id"}]}
+    )
+    result = status(httpserver, cluster, repo)
+    assert result.code == 2
+    assert result.err == "gh-runner: GitHub's runner list holds an entry without an id or name\n"
+
+
+def test_a_next_page_on_another_host_is_not_followed_with_the_token(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    httpserver.expect_request(RUNNERS_PATH).respond_with_json(
+        {"total_count": 8, "runners": serving()},
+        headers={"Link": '<https://collector.invalid/steal?page=2>; rel="next"'},
+    )
+    result = status(httpserver, cluster, repo)
+    assert result.code == 2
+    assert "points away from" in result.err
+    assert len(httpserver.log) == 1
+
+
+def test_an_unreachable_github_exits_2(cluster: FakeCluster, repo: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = parser().parse_args(
+        [
+            "status",
+            "--repo",
+            REPO_NAME,
+            "--github-api",
+            f"http://127.0.0.1:{port}",
+            str(repo / "stacks" / "codex-runner"),
+        ]
+    )
+    err = io.StringIO()
+    dirs = [Path(d) for d in args.stack_dirs]
+    code = run(args, dirs, cluster.connect, {"GH_TOKEN": TOKEN}, out=io.StringIO(), err=err)
+    assert code == 2
+    assert "cannot reach GitHub at" in err.getvalue()
+
+
+def ghosts_and_friends() -> list[dict[str, Any]]:
+    return [
+        *serving(),
+        github_runner(300, GHOST, CODEX_LABELS, status="offline"),
+        # Offline but busy: GitHub still thinks it runs a job; never deleted.
+        github_runner(301, "codex-gh-runner-6b5a4c3d2e-yyyyy", CODEX_LABELS, "offline", True),
+        # Online with the fleet's labels but no pod: reported, never deleted.
+        github_runner(302, "hand-started", GEMINI_LABELS),
+        # Another fleet's (not ours) offline runner: not a ghost of these fleets.
+        github_runner(303, "laptop", ("gpu",), status="offline"),
+    ]
+
+
+def deleted(httpserver: HTTPServer) -> list[str]:
+    return [r.path for r, _ in httpserver.log if r.method == "DELETE"]
+
+
+def test_remove_ghosts_without_yes_only_lists_them(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    answer(httpserver, ghosts_and_friends())
+    result = status(httpserver, cluster, repo, "--remove-ghosts")
+    assert deleted(httpserver) == []
+    would = [line for line in result.out.splitlines() if line.startswith("would delete")]
+    assert would == [
+        f"would delete ghost runner {GHOST} (id 300) of codex-gh-runner from {REPO_NAME}"
+    ]
+    assert "rerun with --yes" in result.out
+    assert result.code == 1
+
+
+def test_remove_ghosts_with_yes_deletes_only_offline_idle_ghosts(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    answer(httpserver, ghosts_and_friends())
+    httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_data(
+        "", status=204
+    )
+    result = status(httpserver, cluster, repo, "--remove-ghosts", "--yes")
+    assert deleted(httpserver) == [f"{RUNNERS_PATH}/300"]
+    assert f"deleted ghost runner {GHOST} (id 300)" in result.out
+    assert result.code == 1  # the busy ghost and the runner with no pod remain
+    assert_token_only_in_authorization(httpserver)
+
+
+def test_removing_the_only_ghost_leaves_a_healthy_fleet(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    answer(httpserver, [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")])
+    httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_data(
+        "", status=204
+    )
+    result = status(httpserver, cluster, repo, "--remove-ghosts", "--yes", "--format", "json")
+    assert deleted(httpserver) == [f"{RUNNERS_PATH}/300"]
+    assert result.code == 0
+    # The JSON shows what was found; the deletion note goes to stderr, keeping stdout JSON.
+    record = json.loads(result.out)
+    codex = record["fleets"][0]
+    assert [r["verdict"] for r in codex["rows"]] == ["serving", "serving", "ghost"]
+    assert f"deleted ghost runner {GHOST}" in result.err
+
+
+def test_a_refused_delete_exits_2_naming_the_write_permission(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    answer(httpserver, [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")])
+    httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_json(
+        {"message": "Resource not accessible by personal access token"}, status=403
+    )
+    result = status(httpserver, cluster, repo, "--remove-ghosts", "--yes")
+    assert result.code == 2
+    assert "Administration: read and write" in result.err
+
+
+def test_repository_and_cluster_come_from_stack_config_unless_overridden(
+    httpserver: HTTPServer, cluster: FakeCluster, repo_copy: Path, edit_config: EditConfig
+) -> None:
+    def shared(config: dict[str, Any]) -> None:
+        config["githubRepo"] = REPO_NAME
+
+    def codex(config: dict[str, Any]) -> None:
+        config["provider"]["kubeconfig"] = "~/.kube/prod"
+        config["provider"]["context"] = "gke_acme_europe-west1_prod"
+
+    def gemini(config: dict[str, Any]) -> None:
+        config["provider"]["kubeconfig"] = "kube/prod.yaml"  # relative: to the stack, as Pulumi
+
+    edit_config(repo_copy, "shared", shared)
+    edit_config(repo_copy, "codex-runner", codex)
+    edit_config(repo_copy, "gemini-runner", gemini)
+    answer(httpserver, serving())
+
+    result = status(httpserver, cluster, repo_copy, repo=None)
+    assert result.code == 0, result.err
+    gemini_kubeconfig = str(repo_copy / "stacks" / "gemini-runner" / "kube" / "prod.yaml")
+    assert cluster.connected == [
+        ("~/.kube/prod", "gke_acme_europe-west1_prod"),
+        (gemini_kubeconfig, None),
+    ]
+    assert {r.path for r, _ in httpserver.log} == {RUNNERS_PATH}
+
+    cluster.connected.clear()
+    status(httpserver, cluster, repo_copy, "--kubeconfig", "/tmp/kc", "--context", "c", repo=None)
+    assert cluster.connected == [("/tmp/kc", "c")]  # one cluster for both fleets
+
+
+def test_without_a_repository_it_asks_for_repo(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    # The dev shared stack sets no githubRepo: runners read GITHUB_URL from a Secret.
+    with pytest.raises(ConfigError, match="pass --repo OWNER/NAME"):
+        status(httpserver, cluster, repo, repo=None)
+
+
+def test_the_command_never_shows_a_traceback_when_the_cluster_is_unreachable(
+    httpserver: HTTPServer, repo: Path, tmp_path: Path
+) -> None:
+    """The installed console script, real lightkube, an API server address nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "cluster-token-not-printed"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    script = Path(sys.executable).parent / "gh-runner"
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            str(script),
+            "status",
+            "--repo",
+            REPO_NAME,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--github-api",
+            httpserver.url_for("/").rstrip("/"),
+        ],
+        cwd=repo,
+        env={**os.environ, "GH_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"gh-runner: cannot reach the cluster at https://127.0.0.1:{port}")
+    for secret in (TOKEN, "cluster-token-not-printed"):
+        assert secret not in done.stdout + done.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_the_offline_commands_load_neither_http_nor_kubernetes_client(repo: Path) -> None:
+    probe = (
+        "import contextlib, io, sys\n"
+        "from runner_k8s.cli import main\n"
+        "sink = io.StringIO()\n"
+        "with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):\n"
+        "    assert main(['render']) == 0\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'httpx2', 'lightkube'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [(502, "answered 502 Bad Gateway"), (200, "an answer that is not Kubernetes'")],
+)
+def test_a_cluster_answer_that_is_not_kubernetes_exits_2(
+    httpserver: HTTPServer, repo: Path, tmp_path: Path, code: int, said: str
+) -> None:
+    """The real lightkube reader, with a proxy in front of the API server answering HTML."""
+    deployment = "/apis/apps/v1/namespaces/my-reforge-ai/deployments/codex-gh-runner"
+    httpserver.expect_request(deployment).respond_with_data(
+        "<html>a proxy's page</html>", status=code, content_type="text/html"
+    )
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": httpserver.url_for("/")}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    codex = repo / "stacks" / "codex-runner"
+    args = parser().parse_args(["status", "--repo", REPO_NAME, "--kubeconfig", str(kubeconfig)])
+    err = io.StringIO()
+    code = run(args, [codex], environ={"GH_TOKEN": TOKEN}, out=io.StringIO(), err=err)
+    assert code == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1, err.getvalue()
+    [line] = lines
+    assert line.startswith(f"gh-runner: the cluster at {httpserver.url_for('/')}")
+    assert said.casefold() in line.casefold()  # the reason phrase is the server's own
+
+
+def test_a_secret_kubeconfig_in_stack_config_asks_for_kubeconfig(
+    httpserver: HTTPServer, cluster: FakeCluster, repo_copy: Path, edit_config: EditConfig
+) -> None:
+    def codex(config: dict[str, Any]) -> None:
+        config["provider"]["kubeconfig"] = {"secure": "v1:ciphertext-never-decrypted"}
+
+    edit_config(repo_copy, "codex-runner", codex)
+    with pytest.raises(ConfigError, match=r"provider\.kubeconfig: is a secret.*--kubeconfig"):
+        status(httpserver, cluster, repo_copy)
+    assert cluster.connected == [] and httpserver.log == []
+    # Given on the command line, it is used for every fleet.
+    answer(httpserver, serving())
+    assert status(httpserver, cluster, repo_copy, "--kubeconfig", "/kc").code == 0
+    assert cluster.connected == [("/kc", None)]
