@@ -20,12 +20,13 @@ from typing import TextIO
 import httpx
 
 from .cluster_api import ClusterError, ClusterReader, KubernetesCluster, is_kubeconfig_text
-from .config import SHARED_PROJECT, load_runner_stack, load_shared
+from .config import load_runner_stack, load_shared
 from .errors import ConfigError
 from .github_api import GitHub, GitHubError, token_from
-from .manifests import SECRET_MARKER
+from .markers import SECRET_MARKER
 from .render import shared_stack_of
 from .stackfile import load_stack_config
+from .stacks import SHARED_PROJECT
 from .status import ClusterFacts, Fleet, Report, Runner, format_json, format_report, judge, without
 
 EXIT_UNREACHABLE = 2
