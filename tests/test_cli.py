@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -15,7 +16,8 @@ import yaml
 from stack_fixtures import EditConfig
 
 from runner_k8s.cli import main
-from runner_k8s.render import DEFAULT_STACK_DIRS, render_stacks
+from runner_k8s.drift import object_id
+from runner_k8s.render import DEFAULT_STACK_DIRS, load_manifests, render_stacks
 
 KUBERNETES_VERSION = "1.33.0"
 
@@ -32,6 +34,19 @@ def test_no_drift_from_production(repo: Path, baseline: Path) -> None:
     result = gh_runner("diff", "--stack", "dev", str(baseline), cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no drift: 3 object(s) match" in result.stdout
+
+
+def test_the_dev_render_is_the_baseline_in_content_and_order(repo: Path, baseline: Path) -> None:
+    # Stricter than `diff`: equal as data, every list in its order (mapping key order aside,
+    # which neither the API server nor the pod-template hash sees). A reordered pod-template
+    # list would restart the fleet on the first `pulumi up`.
+    rendered = {
+        object_id(m): m for m in render_stacks([repo / d for d in DEFAULT_STACK_DIRS], "dev")
+    }
+    production = {object_id(m): m for m in load_manifests(baseline)}
+    assert rendered.keys() == production.keys()
+    for obj, manifest in production.items():
+        assert rendered[obj] == manifest, obj
 
 
 def test_drift_is_reported_per_object_and_field(
@@ -259,3 +274,108 @@ def test_resources_format_reports_bad_config_with_exit_2(
     assert result.returncode == 2
     assert result.stdout == ""
     assert "bucket.name: 'Not_A_Bucket' is not a valid Cloud Storage bucket name" in result.stderr
+
+
+BAD_INPUTS = {
+    "empty": ("", "holds no Kubernetes object"),
+    "only-separators": ("---\n---\n", "holds no Kubernetes object"),
+    "a-list": ("- a\n- b\n", "#0: is a YAML list, not a Kubernetes object"),
+    "a-scalar": ("just text\n", "#0: is a YAML str, not a Kubernetes object"),
+    "no-kind": ("metadata: {name: x}\n", "#0: is not a Kubernetes object (no kind or metadata)"),
+    "no-name": ("kind: ConfigMap\nmetadata: {}\n", "#0: is not a Kubernetes object (no metadata"),
+    "list-of-junk": ("kind: List\nitems: [1]\n", "#0.items[0]: is a YAML int"),
+    "bad-yaml": ("a: [\n", "is not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_diff_refuses_what_is_not_kubernetes_objects(repo: Path, tmp_path: Path, name: str) -> None:
+    text, expected = BAD_INPUTS[name]
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    result = gh_runner("diff", str(path), cwd=repo)
+    assert result.returncode == 2, result.stdout
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_diff_refuses_a_directory_and_a_binary_file(repo: Path, tmp_path: Path) -> None:
+    binary = tmp_path / "junk.bin"
+    binary.write_bytes(bytes(range(256)))
+    for path, expected in ((tmp_path, "cannot be read"), (binary, "is not a text file")):
+        result = gh_runner("diff", str(path), cwd=repo)
+        assert result.returncode == 2
+        assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_object_given_twice_is_an_error_naming_both_places(
+    repo: Path, baseline: Path, tmp_path: Path
+) -> None:
+    # Whichever copy won would decide the verdict: with an edited copy last, a real drift would
+    # hide behind argument order.
+    edited = tmp_path / "edited.yaml"
+    documents = load_manifests(baseline)
+    documents[1]["spec"]["replicas"] = 5
+    edited.write_text(yaml.safe_dump_all(documents))
+    for files in ((str(baseline), str(edited)), (str(edited), str(baseline))):
+        result = gh_runner("diff", *files, cwd=repo)
+        assert result.returncode == 2, result.stdout
+        assert f"appears twice (also {files[0]}#" in result.stderr
+        assert f"{files[1]}#" in result.stderr
+
+
+def test_diff_never_prints_a_secret_payload(
+    repo_copy: Path, tmp_path: Path, edit_config: EditConfig
+) -> None:
+    # The render then holds the registration Secret, so the file's copy is compared field by
+    # field: the report says which payload key differs, never its value.
+    edit_config(repo_copy, "shared", lambda c: c.update(githubToken={"secure": "v1:AAAA"}))
+    canary = "ghp_diff-canary-3d7a"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "gh-runner-github-token",
+            "namespace": "my-reforge-ai",
+            "labels": {"app.kubernetes.io/component": "runner-registration-token"},
+        },
+        "type": "Opaque",
+        "stringData": {"github-pat": canary},
+        "data": {"other": base64.b64encode(canary.encode()).decode()},
+    }
+    path = tmp_path / "secret.yaml"
+    path.write_text(yaml.safe_dump(secret))
+    result = gh_runner("diff", "--stack-dir", "stacks/shared", str(path), cwd=repo_copy)
+    assert result.returncode == 1, result.stderr
+    assert "Secret my-reforge-ai/gh-runner-github-token: 2 field(s) differ" in result.stdout
+    assert "~ stringData.github-pat: 'sha256:" in result.stdout
+    assert "- data: {'other': 'sha256:" in result.stdout
+    for output in (result.stdout, result.stderr):
+        assert canary not in output
+        assert base64.b64encode(canary.encode()).decode() not in output
+
+
+def test_render_out_onto_a_file_is_bad_input(repo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    result = gh_runner("render", "--out", str(target), cwd=repo)
+    assert result.returncode == 2
+    assert f"--out {target}: cannot write there" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_two_fleets_with_one_deployment_name_are_refused(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    # Each stack's `up` would undo the other's: refused before either is applied.
+    edit_config(repo_copy, "gemini-runner", lambda c: c["runner"].update(name="codex-gh-runner"))
+    result = gh_runner("render", cwd=repo_copy)
+    assert result.returncode == 2
+    assert (
+        "stacks/gemini-runner/Pulumi.dev.yaml: Deployment codex-gh-runner is also created by"
+        in (result.stderr)
+    )
+    assert (
+        "stacks/codex-runner/Pulumi.dev.yaml; give each fleet its own runner.name" in result.stderr
+    )

@@ -99,7 +99,8 @@ def test_the_dev_fleets_warn_about_their_shared_home(repo: Path, stack: str, cla
         {"homeVolume": {"colocate": True}},
         {"homeVolume": {"accessMode": "ReadWriteMany"}},
         {"replicas": 1},
-        {"pvcMounts": []},
+        # No home volume at all; the explicit volume order then names only the work volume.
+        {"pvcMounts": [], "volumeOrder": ["work"]},
     ],
 )
 def test_no_warning_once_the_operator_chose(

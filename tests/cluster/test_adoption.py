@@ -7,6 +7,8 @@ edit, Pod Security, bad config, destroy.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi.automation as auto
@@ -17,6 +19,7 @@ from gh_runner_harness.cluster import Cluster
 from gh_runner_harness.engine import Engine
 from gh_runner_harness.paths import BASELINE, K8S_STACKS
 from runner_k8s.drift import compare
+from runner_k8s.objects import SKIP_AWAIT
 from runner_k8s.render import load_manifests, render_stack
 
 pytestmark = pytest.mark.cluster
@@ -39,7 +42,50 @@ def managed(cluster: Cluster) -> list[dict[str, Any]]:
     return [cluster.get(m) for m in load_manifests(BASELINE)]
 
 
-def test_first_up_adopts_what_kubectl_created(engine: Engine, cluster: Cluster) -> None:
+@dataclass(frozen=True)
+class Kubectls:
+    """What kubectl made of each Deployment, read before any `up`: the pod template as the API
+    server serves it (JSON, lists in order) and the spec's generation."""
+
+    templates: dict[str, str]
+    generations: dict[str, int]
+    specs: dict[str, str]
+    annotations: dict[str, dict[str, str]]
+
+
+def kubectls_view(cluster: Cluster) -> Kubectls:
+    deployments = [o for o in managed(cluster) if o["kind"] == "Deployment"]
+    return Kubectls(
+        {cluster.key(o): json.dumps(o["spec"]["template"]) for o in deployments},
+        {cluster.key(o): o["metadata"]["generation"] for o in deployments},
+        {cluster.key(o): json.dumps(o["spec"]) for o in deployments},
+        {cluster.key(o): o["metadata"].get("annotations", {}) for o in deployments},
+    )
+
+
+@pytest.fixture(scope="module")
+def kubectl_made(cluster: Cluster) -> Kubectls:
+    return kubectls_view(cluster)
+
+
+def assert_no_restart(cluster: Cluster, kubectl_made: Kubectls) -> None:
+    # The Deployment controller hashes the pod template, lists in order: an identical template
+    # means no new ReplicaSet, so no runner is restarted. The whole spec is untouched too.
+    now = kubectls_view(cluster)
+    assert now.templates == kubectl_made.templates
+    assert now.specs == kubectl_made.specs
+    # The one annotation the provider adds is this tier's skipAwait (no controller would ever
+    # report the Deployment ready); kubectl's last-applied-configuration stays. The API server
+    # bumps a Deployment's generation on any annotation change (its registry copies them to
+    # the ReplicaSet), so here, and only for that reason, the generation moves once.
+    for key, live_annotations in now.annotations.items():
+        assert live_annotations == {**kubectl_made.annotations[key], SKIP_AWAIT: "true"}, key
+        assert now.generations[key] == kubectl_made.generations[key] + 1, key
+
+
+def test_first_up_adopts_what_kubectl_created(
+    engine: Engine, cluster: Cluster, kubectl_made: Kubectls
+) -> None:
     before = {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)}
     for stack_dir, result in up_all(engine).items():
         assert result.summary.result == "succeeded", stack_dir
@@ -51,15 +97,19 @@ def test_first_up_adopts_what_kubectl_created(engine: Engine, cluster: Cluster) 
     for obj in after:
         managers = {f["manager"] for f in obj["metadata"].get("managedFields", [])}
         assert any(m.startswith("pulumi") for m in managers), (cluster.key(obj), managers)
+    assert_no_restart(cluster, kubectl_made)
 
 
-def test_second_up_refresh_and_preview_change_nothing(engine: Engine) -> None:
+def test_second_up_refresh_and_preview_change_nothing(
+    engine: Engine, cluster: Cluster, kubectl_made: Kubectls
+) -> None:
     for stack_dir in K8S_STACKS:
         stack = engine.stack(stack_dir)
         result = engine.up(stack)
         assert set(result.summary.resource_changes or {}) == {"same"}, stack_dir
         stack.refresh(color="never", on_output=engine.record)
         engine.preview(stack, expect_no_changes=True)
+    assert_no_restart(cluster, kubectl_made)
 
 
 def test_config_edit_updates_in_place_and_rolls_the_fleet(engine: Engine, cluster: Cluster) -> None:

@@ -33,13 +33,12 @@ def variant() -> dict[str, Any]:
     return copy.deepcopy(DEPLOYMENT)
 
 
-def test_equal_when_only_spelling_and_order_differ() -> None:
+def test_equal_when_only_spelling_and_key_order_differ() -> None:
     other = variant()
     spec = other["spec"]["template"]["spec"]
-    spec["volumes"].reverse()
     container = spec["containers"][0]
-    container["env"].reverse()
-    container["env"][1]["value"] = 1  # unquoted in YAML
+    container["env"][0]["value"] = 1  # unquoted in YAML
+    container["env"][0] = dict(reversed(list(container["env"][0].items())))
     container["resources"]["requests"]["cpu"] = "500m"
     container["resources"]["requests"]["memory"] = str(2**30)
     other["spec"] = dict(reversed(list(other["spec"].items())))
@@ -91,3 +90,47 @@ def test_live_objects_ignore_what_only_the_server_adds() -> None:
     report = compare([DEPLOYMENT], [live], live=True).report()
     assert "~ spec.replicas: 0 -> 2" in report
     assert "+ spec.template.spec.volumes:" in report
+
+
+def test_a_reordered_pod_template_list_is_drift_of_its_own_kind() -> None:
+    # The Deployment controller hashes the template in order: a new order restarts the pods.
+    other = variant()
+    spec = other["spec"]["template"]["spec"]
+    spec["volumes"].reverse()
+    spec["containers"][0]["env"].reverse()
+    drift = compare([DEPLOYMENT], [other])
+    assert not drift.clean
+    report = drift.report()
+    assert (
+        "~ spec.template.spec.volumes: reordered [b, a] -> [a, b]   (restarts the pods)" in report
+    )
+    env = "spec.template.spec.containers.runner.env"
+    assert f"~ {env}: reordered [B, A] -> [A, B]   (restarts the pods)" in report
+    assert "2 field(s) differ" in report  # the order only: every entry is equal
+
+
+def test_order_outside_a_pod_template_is_ignored() -> None:
+    obj = {
+        "kind": "Example",
+        "metadata": {"name": "e"},
+        "spec": {"volumes": [{"name": "a"}, {"name": "b"}]},
+    }
+    other = copy.deepcopy(obj)
+    other["spec"]["volumes"].reverse()
+    assert compare([obj], [other]).clean
+
+
+def test_a_secret_payload_is_never_printed() -> None:
+    secret = {
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "ns"},
+        "data": {"pat": "c2VjcmV0LWE="},
+    }
+    other = copy.deepcopy(secret)
+    other["data"]["pat"] = "c2VjcmV0LWI="
+    other["stringData"] = {"url": "https://token@example"}
+    report = compare([secret], [other]).report()
+    assert "Secret ns/s: 2 field(s) differ" in report
+    for value in ("c2VjcmV0LWE=", "c2VjcmV0LWI=", "token@example"):
+        assert value not in report
+    assert "~ data.pat: 'sha256:" in report

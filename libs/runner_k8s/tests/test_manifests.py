@@ -196,3 +196,27 @@ def test_namespace_moves_every_object() -> None:
     [config_map] = shared_manifests(shared)
     assert config_map["metadata"]["namespace"] == "elsewhere"
     assert deployment(shared)["metadata"]["namespace"] == "elsewhere"
+
+
+def names(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["name"] for e in entries]
+
+
+def test_volumes_and_mounts_follow_their_own_configured_order(shared: SharedConfig) -> None:
+    secret = {"name": "creds", "secretName": "s", "mountPath": "/creds"}
+    default = pod(deployment(shared, secretMounts=[secret]))
+    assert names(default["volumes"]) == ["home", "work", "creds"]
+    assert names(default["containers"][0]["volumeMounts"]) == ["home", "work", "creds"]
+    ordered = pod(
+        deployment(
+            shared,
+            secretMounts=[secret],
+            volumeOrder=["work", "creds", "home"],
+            mountOrder=["creds", "home", "work"],
+        )
+    )
+    assert names(ordered["volumes"]) == ["work", "creds", "home"]
+    assert names(ordered["containers"][0]["volumeMounts"]) == ["creds", "home", "work"]
+    # The same entries, only moved.
+    by_name = {v["name"]: v for v in default["volumes"]}
+    assert all(by_name[v["name"]] == v for v in ordered["volumes"])

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .drift import compare
+from .drift import compare, object_id
 from .errors import ConfigError
 from .markers import SECRET_MARKER
 from .objects import Manifest
@@ -23,7 +24,7 @@ from .render import (
     FALLBACK_FILE,
     find_repo_root,
     header,
-    load_manifests,
+    load_located_manifests,
     object_file_name,
     render_stacks,
     to_yaml,
@@ -92,17 +93,38 @@ def _render(args: argparse.Namespace) -> int:
         sys.stdout.write(header(args.stack, f"{command} > {target}") + to_yaml(manifests))
         return 0
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for manifest in manifests:
-        path = out / object_file_name(manifest)
-        path.write_text(header(args.stack, f"{command} --out {args.out}") + to_yaml([manifest]))
-        print(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for manifest in manifests:
+            path = out / object_file_name(manifest)
+            text = header(args.stack, f"{command} --out {args.out}") + to_yaml([manifest])
+            path.write_text(text)
+            print(path)
+    except OSError as exc:
+        raise ConfigError.at(
+            f"--out {args.out}", f"cannot write there: {exc.strerror} (it must be a directory)"
+        ) from None
     return 0
+
+
+def _applied(files: Sequence[str]) -> list[Manifest]:
+    """The objects of every FILE; one that appears twice is an error naming both places, since
+    whichever copy won would decide the verdict."""
+    seen: dict[str, str] = {}
+    applied: list[Manifest] = []
+    for file in files:
+        for where, manifest in load_located_manifests(Path(file)):
+            obj = object_id(manifest)
+            if obj in seen:
+                raise ConfigError.at(where, f"{obj} appears twice (also {seen[obj]})")
+            seen[obj] = where
+            applied.append(manifest)
+    return applied
 
 
 def _diff(args: argparse.Namespace) -> int:
     rendered = render_stacks(_stack_dirs(args.stack_dir), args.stack)
-    applied = [m for f in args.files for m in load_manifests(Path(f))]
+    applied = _applied(args.files)
     drift = compare(rendered, applied, live=args.live)
     if drift.clean:
         print(f"no drift: {len(rendered)} object(s) match {', '.join(args.files)}")
@@ -231,6 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except ConfigError as exc:
         print(f"gh-runner: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        # Exit 1 means drift to a CI job: an unforeseen failure must not look like it, nor bury
+        # the verdict under a traceback. GH_RUNNER_DEBUG=1 shows the traceback.
+        if os.environ.get("GH_RUNNER_DEBUG"):
+            raise
+        print(f"gh-runner: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return code
 

@@ -2,13 +2,22 @@
 
 Ignored, because the API server ignores them too: key order, YAML quoting (``'1'`` vs ``1``),
 the spelling of a quantity (``0.5`` vs ``500m``), and the order of lists that Kubernetes merges
-by a key (containers by name, volume mounts by mount path...).
+by a key (containers by name, volume mounts by mount path...) outside a pod template.
+
+Inside a pod template (``spec.template`` of a Deployment, StatefulSet, Job...) order is
+behaviour: the Deployment controller hashes the template, lists in order, so a reordered
+``volumes`` or ``env`` makes a new ReplicaSet and restarts every pod. There an order-only
+difference is drift of its own kind, ``reordered``.
+
+Secret payloads are never printed: a Secret's ``data``/``stringData`` values show as a short
+digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +43,15 @@ class Change:
     path: str
     rendered: Any
     applied: Any
+    # True: the same entries, in another order, in a list that feeds the pod-template hash.
+    reordered: bool = False
 
     def describe(self) -> str:
+        if self.reordered:
+            return (
+                f"  ~ {self.path}: reordered {_names(self.applied)} -> {_names(self.rendered)}"
+                "   (restarts the pods)"
+            )
         if self.applied is _MISSING:
             return f"  + {self.path}: {_show(self.rendered)}   (only in the render)"
         if self.rendered is _MISSING:
@@ -49,6 +65,10 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+
+
+def _names(keys: list[str]) -> str:
+    return "[" + ", ".join(keys) + "]"
 
 
 def _show(value: Any) -> str:
@@ -85,6 +105,10 @@ def _keyed(items: list[Any], key: str) -> dict[str, Any] | None:
     return keyed if len(keyed) == len(items) else None
 
 
+def _in_pod_template(path: str) -> bool:
+    return "template" in path.split(".")
+
+
 def _compare(rendered: Any, applied: Any, path: str, field: str, out: list[Change]) -> None:
     if isinstance(rendered, dict) and isinstance(applied, dict):
         quantities = field in QUANTITY_MAPS
@@ -104,6 +128,12 @@ def _compare(rendered: Any, applied: Any, path: str, field: str, out: list[Chang
         r_keyed = _keyed(rendered, merge_key) if merge_key else None
         a_keyed = _keyed(applied, merge_key) if merge_key else None
         if r_keyed is not None and a_keyed is not None:
+            if (
+                _in_pod_template(path)
+                and set(r_keyed) == set(a_keyed)
+                and list(r_keyed) != list(a_keyed)
+            ):
+                out.append(Change(path, list(r_keyed), list(a_keyed), reordered=True))
             _compare(r_keyed, a_keyed, path, "", out)
             return
         if len(rendered) != len(applied):
@@ -116,6 +146,24 @@ def _compare(rendered: Any, applied: Any, path: str, field: str, out: list[Chang
         out.append(Change(path, rendered, applied))
 
 
+# A Secret's payload fields: their values are shown only as digests.
+SECRET_PAYLOADS = ("data", "stringData")
+
+
+def _digest(value: Any) -> Any:
+    if value is _MISSING:
+        return value
+    if isinstance(value, dict):
+        return {k: _digest(v) for k, v in value.items()}
+    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:12]
+
+
+def _masked(change: Change) -> Change:
+    if change.path.split(".")[0].split("[")[0] not in SECRET_PAYLOADS:
+        return change
+    return replace(change, rendered=_digest(change.rendered), applied=_digest(change.applied))
+
+
 def changes(rendered: Manifest, applied: Manifest, live: bool = False) -> list[Change]:
     """Field differences. ``live``: ``applied`` was read back from the cluster, so fields only
     it has (status, server defaults, managed metadata) are not drift."""
@@ -123,6 +171,8 @@ def changes(rendered: Manifest, applied: Manifest, live: bool = False) -> list[C
     _compare(rendered, applied, "", "", out)
     if live:
         out = [c for c in out if c.rendered is not _MISSING]
+    if rendered.get("kind") == "Secret" or applied.get("kind") == "Secret":
+        out = [_masked(c) for c in out]
     return out
 
 

@@ -76,3 +76,11 @@ def from_validation_error(exc: ValidationError, prefix: str = "") -> ConfigError
         if line not in problems:
             problems.append(line)
     return ConfigError(problems)
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error on one line: where, and what (PyYAML's own text spans several)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"is not valid YAML: {where}{problem}"

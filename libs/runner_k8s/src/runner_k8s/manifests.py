@@ -42,8 +42,17 @@ def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, An
     return env
 
 
+def _in_order(entries: list[dict[str, Any]], order: list[str] | None) -> list[dict[str, Any]]:
+    """``entries`` (each named by its volume) in the configured order, or as built."""
+    if order is None:
+        return entries
+    by_name = {entry["name"]: entry for entry in entries}
+    return [by_name[name] for name in order]
+
+
 def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], list[Any]]:
-    """(volumeMounts, volumes), in the order: home volumes, work, codex config, secrets."""
+    """(volumeMounts, volumes): by default home volumes, work, codex config, secrets; each list
+    in its own configured order when ``mountOrder`` / ``volumeOrder`` say so."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     for pvc in runner.home_volumes:
@@ -82,7 +91,7 @@ def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], lis
         if secret.default_mode is not None:
             source["defaultMode"] = secret.default_mode
         volumes.append({"name": secret.name, "secret": source})
-    return mounts, volumes
+    return _in_order(mounts, runner.mount_order), _in_order(volumes, runner.volume_order)
 
 
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"

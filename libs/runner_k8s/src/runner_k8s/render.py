@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from .config import RunnerStackConfig, load_runner_stack, load_shared, shared_home_warnings
-from .errors import ConfigError
+from .errors import ConfigError, yaml_problem
 from .manifests import runner_manifests
 from .objects import Manifest
 from .shared_objects import shared_manifests
@@ -76,15 +76,28 @@ def render_stacks(
     stack_dirs: Iterable[Path], stack: str, warnings: list[str] | None = None
 ) -> list[Manifest]:
     manifests: list[Manifest] = []
+    owners: dict[tuple[str, str, str], str] = {}
     for stack_dir in stack_dirs:
         where = str(stack_dir / f"Pulumi.{stack}.yaml")
         found: list[str] = []
         try:
-            manifests += render_stack(stack_dir, stack, found)
+            rendered = render_stack(stack_dir, stack, found)
         except ConfigError as exc:
             raise ConfigError(
                 [p if p.startswith(where) else f"{where}: {p}" for p in exc.problems]
             ) from None
+        for manifest in rendered:
+            meta = manifest["metadata"]
+            key = (manifest["kind"], meta.get("namespace", ""), meta["name"])
+            if key in owners:
+                # Two stacks would fight over one object, each undoing the other's `up`.
+                raise ConfigError.at(
+                    where,
+                    f"{key[0]} {key[2]} is also created by {owners[key]}; give each fleet its "
+                    "own runner.name",
+                )
+            owners[key] = where
+        manifests += rendered
         if warnings is not None:
             warnings += [f"{where}: {w}" for w in found]
     return manifests
@@ -128,20 +141,52 @@ def object_file_name(manifest: Manifest) -> str:
     return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
 
 
-def load_manifests(path: Path) -> list[dict[str, Any]]:
+def load_manifests(path: Path) -> list[Manifest]:
+    return [manifest for _where, manifest in load_located_manifests(path)]
+
+
+def load_located_manifests(path: Path) -> list[tuple[str, Manifest]]:
+    """Every Kubernetes object in a YAML file, with where it stands (``FILE#N``: its document,
+    or ``FILE#N.items[I]`` inside a List such as ``kubectl get -o yaml`` prints). Anything that is
+    not a Kubernetes object is bad input, not an empty or drifting file."""
     try:
         documents = list(yaml.safe_load_all(path.read_text()))
     except OSError as exc:
         raise ConfigError.at(str(path), f"cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError.at(str(path), "is not a text file") from None
     except yaml.YAMLError as exc:
-        raise ConfigError.at(str(path), f"is not valid YAML: {exc}") from None
-    # `kubectl get -o yaml` of several objects gives one List holding them.
-    return [
-        item
-        for document in documents
-        if document
-        for item in (document.get("items") or [] if _is_list(document) else [document])
-    ]
+        raise ConfigError.at(str(path), yaml_problem(exc)) from None
+    found: list[tuple[str, Manifest]] = []
+    for index, document in enumerate(documents):
+        if document is None:
+            continue  # an empty document (a trailing `---`)
+        where = f"{path}#{index}"
+        if isinstance(document, dict) and _is_list(document):
+            items = document.get("items") or []
+            if not isinstance(items, list):
+                raise ConfigError.at(where, "items must be a list of Kubernetes objects")
+            found += [(f"{where}.items[{i}]", item) for i, item in enumerate(items)]
+        else:
+            found.append((where, document))
+    for where, obj in found:
+        problem = _not_an_object(obj)
+        if problem:
+            raise ConfigError.at(where, problem)
+    if not found:
+        raise ConfigError.at(str(path), "holds no Kubernetes object")
+    return found
+
+
+def _not_an_object(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return f"is a YAML {type(obj).__name__}, not a Kubernetes object (a mapping)"
+    metadata = obj.get("metadata")
+    if not isinstance(obj.get("kind"), str) or not isinstance(metadata, dict):
+        return "is not a Kubernetes object (no kind or metadata)"
+    if not isinstance(metadata.get("name"), str):
+        return "is not a Kubernetes object (no metadata.name)"
+    return None
 
 
 def _is_list(document: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, yaml_problem
 from .markers import SECRET_MARKER
 
 
@@ -83,7 +83,7 @@ def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError.at(str(path), f"is not valid YAML: {exc}") from None
+        raise ConfigError.at(str(path), yaml_problem(exc)) from None
     raw = data.get("config") or {}
     if not isinstance(raw, dict):
         raise ConfigError.at(f"{path}: config", "must be a mapping of keys to values")
