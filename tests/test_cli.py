@@ -15,11 +15,13 @@ import pytest
 import yaml
 from stack_fixtures import EditConfig
 
+from gh_runner_harness.toolchain import kubernetes_schema_version
 from runner_k8s.cli import main
 from runner_k8s.drift import object_id
 from runner_k8s.render import DEFAULT_STACK_DIRS, load_manifests, render_stacks
 
-KUBERNETES_VERSION = "1.33.0"
+# The schemas of the Kubernetes minor the cluster tier runs (scripts/control-plane-toolchain.sh).
+KUBERNETES_VERSION = kubernetes_schema_version()
 
 
 def gh_runner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -58,9 +58,12 @@ def in_namespace(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_server_reports_the_pinned_kubernetes_version(control_plane: ControlPlane) -> None:
     pinned = pinned_versions()["KUBERNETES_VERSION"]
-    version = json.loads(ok(control_plane.kubectl("version", "-o", "json")))["serverVersion"]
+    versions = json.loads(ok(control_plane.kubectl("version", "-o", "json")))
+    version = versions["serverVersion"]
     assert version["gitVersion"] == pinned
     assert f"v{version['major']}.{version['minor']}." in pinned
+    # The toolchain's kubectl, built from the same release, not whichever is on PATH.
+    assert versions["clientVersion"]["gitVersion"] == pinned
 
 
 def test_namespace_configmap_and_pvc_read_back(control_plane: ControlPlane) -> None:

@@ -1,7 +1,7 @@
 """The real-engine test harness, free of pytest so the benchmarks can use it too.
 
 - ``paths``: the repository, the production baseline, the Kubernetes stacks by short name;
-- ``toolchain``: where scripts/*-toolchain.sh put the binaries, and what is missing;
+- ``toolchain``: where scripts/*-toolchain.sh put the binaries, what is missing, and their pins;
 - ``engine``: a hermetic Pulumi engine over a copy of the workspace;
 - ``control_plane``: etcd and kube-apiserver on loopback;
 - ``cluster``: that control plane prepared as production is today.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
-import re
 import secrets
 import signal
 import socket
@@ -32,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from .paths import REPO
+from .toolchain import CONTROL_PLANE_SCRIPT, script_pins
 
-TOOLCHAIN_SCRIPT = REPO / "scripts" / "control-plane-toolchain.sh"
+TOOLCHAIN_SCRIPT = CONTROL_PLANE_SCRIPT
 CLUSTER_NAME = "gh-runner-test"
 ADMIN_USER = "gh-runner-test-admin"
 # The token file's group: system:masters passes every authorization check, RBAC included.
@@ -94,12 +93,14 @@ class ControlPlane:
     server: str
     context: str
     layout: Layout
+    # The toolchain's kubectl (the control plane's own release), never whatever is on PATH.
+    kubectl_binary: Path
 
     def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run kubectl against this control plane only; the caller checks returncode."""
         return subprocess.run(
             [
-                "kubectl",
+                str(self.kubectl_binary),
                 f"--kubeconfig={self.kubeconfig}",
                 f"--context={self.context}",
                 f"--cache-dir={self.layout.kubectl_cache}",
@@ -118,7 +119,7 @@ class ControlPlane:
 
 def pinned_versions(script: Path = TOOLCHAIN_SCRIPT) -> dict[str, str]:
     """The toolchain script's pins, e.g. {"KUBERNETES_VERSION": "v1.34.4", ...}."""
-    return dict(re.findall(r"^(\w+_VERSION)=(\S+)$", script.read_text(), flags=re.MULTILINE))
+    return script_pins(script)
 
 
 def etcd_command(etcd: Path, layout: Layout, ports: Ports) -> list[str]:
@@ -348,5 +349,9 @@ def running_control_plane(
         )
         layout.kubeconfig.chmod(0o600)
         yield ControlPlane(
-            kubeconfig=layout.kubeconfig, server=server, context=CLUSTER_NAME, layout=layout
+            kubeconfig=layout.kubeconfig,
+            server=server,
+            context=CLUSTER_NAME,
+            layout=layout,
+            kubectl_binary=bin_dir / "kubectl",
         )
