@@ -15,7 +15,8 @@ import yaml
 from stack_fixtures import EditConfig
 
 from runner_k8s.cli import main
-from runner_k8s.render import DEFAULT_STACK_DIRS, render_stacks
+from runner_k8s.objects import object_id
+from runner_k8s.render import DEFAULT_STACK_DIRS, load_manifests, render_stacks
 
 KUBERNETES_VERSION = "1.33.0"
 
@@ -32,6 +33,17 @@ def test_no_drift_from_production(repo: Path, baseline: Path) -> None:
     result = gh_runner("diff", "--stack", "dev", str(baseline), cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no drift: 3 object(s) match" in result.stdout
+
+
+def test_dev_render_is_the_baseline_in_content_and_order(repo: Path, baseline: Path) -> None:
+    # Python's == compares mappings by key and lists in order: what the pod-template hash sees
+    # (a Go struct: field order never counts, list order always does). Quoting is the same in
+    # both files, so no normalisation is needed.
+    rendered = render_stacks([repo / d for d in DEFAULT_STACK_DIRS], "dev")
+    expected = load_manifests(baseline)
+    assert [object_id(m) for m in rendered] == [object_id(m) for m in expected]
+    for mine, production in zip(rendered, expected, strict=True):
+        assert mine == production, object_id(mine)
 
 
 def test_drift_is_reported_per_object_and_field(

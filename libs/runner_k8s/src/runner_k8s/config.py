@@ -237,6 +237,10 @@ class RunnerConfig(Model):
     work_volume: WorkVolume = WorkVolume()
     codex_config_mount: CodexConfigMount | None = None
     secret_mounts: list[SecretMount] = []
+    volume_order: list[DnsLabel] | None = None
+    """The pod's volumes by name, in this order; unset: home, work, codex config, secrets."""
+    mount_order: list[DnsLabel] | None = None
+    """The container's volumeMounts by volume name, in this order; unset: as volumes default."""
     resources: Resources = Resources()
     security_context: SecurityContext = SecurityContext()
     node_selector: dict[str, str] = {}
@@ -358,6 +362,9 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
         volumes.append((f"{at}.secretMounts[{i}].name", secret.name))
         mounts.append((f"{at}.secretMounts[{i}].mountPath", secret.mount_path))
     problems = _duplicates(volumes, "volume name") + _duplicates(mounts, "mount path")
+    names = [name for _, name in volumes]
+    problems += _check_order(runner.volume_order, names, f"{at}.volumeOrder")
+    problems += _check_order(runner.mount_order, names, f"{at}.mountOrder")
 
     problems += _check_labels(runner.labels, at) + _check_image(runner, at)
     problems += [
@@ -377,6 +384,27 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
                 f"{at}.resources.limits.{resource} ({limit})"
             )
     return problems
+
+
+def _check_order(order: list[str] | None, names: list[str], key: str) -> list[str]:
+    """An order is a permutation of the fleet's volume names: the builder only reorders, so a
+    name missing or unknown here would silently drop or invent a volume."""
+    if order is None:
+        return []
+    missing = [n for n in names if n not in order]
+    unknown = [n for n in order if n not in names]
+    repeated = sorted({n for n in order if order.count(n) > 1})
+    parts = [
+        f"{what} {', '.join(found)}"
+        for what, found in (("missing", missing), ("unknown", unknown), ("repeated", repeated))
+        if found
+    ]
+    if not parts:
+        return []
+    return [
+        f"{key}: must list each of the fleet's volumes ({', '.join(names)}) exactly once; "
+        + "; ".join(parts)
+    ]
 
 
 def shared_home_warnings(runner: RunnerConfig, at: str = "runner") -> list[str]:

@@ -43,7 +43,8 @@ def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, An
 
 
 def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], list[Any]]:
-    """(volumeMounts, volumes), in the order: home volumes, work, codex config, secrets."""
+    """(volumeMounts, volumes): by default both in the order home volumes, work, codex config,
+    secrets; runner.mountOrder and runner.volumeOrder set each list's own order."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     for pvc in runner.home_volumes:
@@ -82,7 +83,17 @@ def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], lis
         if secret.default_mode is not None:
             source["defaultMode"] = secret.default_mode
         volumes.append({"name": secret.name, "secret": source})
-    return mounts, volumes
+    return _ordered(mounts, runner.mount_order), _ordered(volumes, runner.volume_order)
+
+
+def _ordered(entries: list[dict[str, Any]], names: list[str] | None) -> list[dict[str, Any]]:
+    """``entries`` in the order of ``names`` (volume names; check_runner made them a permutation).
+    The order is part of the pod template, so of its hash: a list in another order than the
+    live one is a new ReplicaSet, i.e. every runner restarted."""
+    if names is None:
+        return entries
+    by_name = {entry["name"]: entry for entry in entries}
+    return [by_name[name] for name in names]
 
 
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
