@@ -46,6 +46,24 @@ def test_dev_render_is_the_baseline_in_content_and_order(repo: Path, baseline: P
         assert mine == production, object_id(mine)
 
 
+def test_diff_reports_a_reordered_pod_template(
+    repo_copy: Path, baseline: Path, edit_config: EditConfig
+) -> None:
+    # Without runner.volumeOrder gemini's volumes take the default order, as before issue 10:
+    # same content, another pod-template hash, every gemini runner restarted on the first up.
+    edit_config(repo_copy, "gemini-runner", lambda c: c["runner"].pop("volumeOrder"))
+    rendered = render_stacks([repo_copy / "stacks" / "gemini-runner"], "dev")
+    [production] = [m for m in load_manifests(baseline) if object_id(m) == object_id(rendered[0])]
+    assert rendered[0] != production  # the order-aware comparison above would fail
+    result = gh_runner("diff", str(baseline), cwd=repo_copy)
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.splitlines() == [
+        "Deployment my-reforge-ai/gemini-gh-runner: 1 field(s) differ (file -> render)",
+        "  ~ spec.template.spec.volumes: reordered [work, gemini-home] -> [gemini-home, work]"
+        "   (restarts the pods)",
+    ]
+
+
 def test_drift_is_reported_per_object_and_field(
     repo_copy: Path, baseline: Path, edit_config: EditConfig
 ) -> None:
