@@ -283,3 +283,130 @@ def test_resources_format_reports_bad_config_with_exit_2(
     assert result.returncode == 2
     assert result.stdout == ""
     assert "bucket.name: 'Not_A_Bucket' is not a valid Cloud Storage bucket name" in result.stderr
+
+
+# --- diff and render refuse bad input: exit 2, one line naming the file, never a traceback ---
+
+CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: my-reforge-ai}\n"
+BAD_INPUTS = {
+    "repeated in one file": (CONFIG_MAP + "---\n" + CONFIG_MAP, "document 2: ConfigMap"),
+    "empty": ("", "holds no Kubernetes objects"),
+    "only comments": ("# nothing here\n---\n", "holds no Kubernetes objects"),
+    "empty List": ("apiVersion: v1\nkind: List\nitems: []\n", "holds no Kubernetes objects"),
+    "a YAML list": ("- kind: ConfigMap\n", "document 1: is a list, not a Kubernetes object"),
+    "a scalar": ("just text\n", "document 1: is the scalar 'just text', not a Kubernetes"),
+    "no kind": ("metadata: {name: x}\n", "document 1: is not a Kubernetes object: it has no kind"),
+    "no name": ("kind: ConfigMap\nmetadata: {}\n", "document 1: ConfigMap is not a Kubernetes"),
+    "List items not a list": ("kind: List\nitems: 3\n", "List: items must be a list"),
+    "a List item not a mapping": ("kind: List\nitems: [3]\n", "items[0]: is the scalar 3"),
+    "invalid YAML": ("a: [1\n", "is not valid YAML: expected ',' or ']'"),
+    "nested too deeply": ("[" * 5000 + "]" * 5000, "is not valid YAML: nested too deeply"),
+}
+
+
+def bad_input(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
+    """The CLI in-process (an uncaught exception fails the test): exit 2, one line, no stdout."""
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    return line
+
+
+@pytest.mark.parametrize("content,problem", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_diff_refuses_what_is_not_kubernetes_objects(
+    repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    problem: str,
+) -> None:
+    monkeypatch.chdir(repo)
+    path = tmp_path / "input.yaml"
+    path.write_text(content)
+    line = bad_input(capsys, ["diff", str(path)])
+    assert line.startswith(f"gh-runner: {path}")
+    assert problem in line
+
+
+def test_diff_refuses_unreadable_input(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)))
+    cases = {
+        str(tmp_path): "cannot be read: Is a directory",
+        str(tmp_path / "absent.yaml"): "cannot be read: No such file or directory",
+        str(junk): "is not a text (UTF-8) file",
+    }
+    for path, problem in cases.items():
+        assert bad_input(capsys, ["diff", path]) == f"gh-runner: {path}: {problem}"
+
+
+def test_diff_refuses_an_object_given_twice(repo: Path, baseline: Path, tmp_path: Path) -> None:
+    # Whichever copy won would decide the verdict, so neither does.
+    other = tmp_path / "gemini.yaml"
+    [gemini] = [m for m in load_manifests(baseline) if m["metadata"]["name"] == "gemini-gh-runner"]
+    gemini["spec"]["replicas"] = 9
+    unrelated = CONFIG_MAP.replace("name: c,", "name: unrelated,")
+    other.write_text(unrelated + "---\n" + yaml.safe_dump(gemini))
+    for files in ([baseline, other], [other, baseline]):
+        result = gh_runner("diff", *map(str, files), cwd=repo)
+        assert result.returncode == 2, result.stdout
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        assert result.stderr.splitlines() == [
+            f"gh-runner: {files[1]}, document {3 if files[1] == baseline else 2}: "
+            f"Deployment my-reforge-ai/gemini-gh-runner again (also in {files[0]}, "
+            f"document {3 if files[0] == baseline else 2})"
+        ]
+
+
+def test_diff_never_prints_a_secrets_data(
+    repo_copy: Path, edit_config: EditConfig, tmp_path: Path
+) -> None:
+    edit_config(repo_copy, "shared", lambda c: c.update(githubToken={"secure": "v1:Y2lwaGVy"}))
+    token = "Z2hwX3NlY3JldA=="  # what `kubectl get secret -o yaml` shows: base64 of the token
+    [secret] = [
+        m for m in render_stacks([repo_copy / "stacks" / "shared"], "dev") if m["kind"] == "Secret"
+    ]
+    live = {**secret, "data": {"github-pat": token}, "stringData": {"github-pat": "ghp_secret"}}
+    live["metadata"] = {
+        **secret["metadata"],
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": token},
+    }
+    path = tmp_path / "secret.yaml"
+    path.write_text(yaml.safe_dump(live))
+    result = gh_runner("diff", "--stack-dir", "stacks/shared", str(path), cwd=repo_copy)
+    assert result.returncode == 1, result.stderr
+    assert token not in result.stdout and "ghp_secret" not in result.stdout
+    assert "Z2hw" not in result.stdout
+    assert "  ~ stringData.github-pat: changed   (a Secret's values are not shown)" in result.stdout
+    assert "  - data: {'github-pat': '<hidden>'}   (only in the file)" in result.stdout
+
+
+def test_argument_errors_exit_2_on_one_line(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("kept\n")
+    # Through the installed script once: what an operator sees, no traceback.
+    result = gh_runner("render", "--out", str(not_a_dir), cwd=repo)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "warning:" not in line]
+    assert errors == [f"gh-runner: --out {not_a_dir}: exists and is not a directory"]
+    assert not_a_dir.read_text() == "kept\n"
+    for args, message in (
+        (["render", "--bogus"], "gh-runner: unrecognized arguments: --bogus"),
+        (["diff"], "gh-runner diff: the following arguments are required: FILE"),
+        (["render", "--format", "xml"], "gh-runner render: argument --format: invalid choice"),
+        (["render", "--stack"], "gh-runner render: argument --stack: expected one argument"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+        assert exited.value.code == 2
+        captured = capsys.readouterr()
+        [line] = captured.err.splitlines()
+        assert line.startswith(message), line

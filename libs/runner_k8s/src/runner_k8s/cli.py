@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .drift import compare
 from .errors import ConfigError
@@ -19,10 +21,12 @@ from .objects import Manifest
 from .render import (
     DEFAULT_STACK_DIRS,
     FALLBACK_FILE,
+    Located,
+    check_unique,
     find_repo_root,
     header,
-    load_manifests,
     object_file_name,
+    read_manifests,
     render_stacks,
     to_yaml,
 )
@@ -81,17 +85,32 @@ def _render(args: argparse.Namespace) -> int:
         sys.stdout.write(header(args.stack, f"{command} > {target}") + to_yaml(manifests))
         return 0
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for manifest in manifests:
-        path = out / object_file_name(manifest)
-        path.write_text(header(args.stack, f"{command} --out {args.out}") + to_yaml([manifest]))
-        print(path)
+    if out.exists() and not out.is_dir():
+        raise ConfigError.at(f"--out {out}", "exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for manifest in manifests:
+            path = out / object_file_name(manifest)
+            path.write_text(header(args.stack, f"{command} --out {args.out}") + to_yaml([manifest]))
+            print(path)
+    except OSError as exc:
+        where = f"--out {exc.filename or out}"
+        raise ConfigError.at(where, f"cannot be written: {exc.strerror}") from None
     return 0
 
 
 def _diff(args: argparse.Namespace) -> int:
-    rendered = render_stacks(_stack_dirs(args.stack_dir), args.stack)
-    applied = [m for f in args.files for m in load_manifests(Path(f))]
+    stack_files = [
+        Located(manifest, f"the render of {stack_dir / f'Pulumi.{args.stack}.yaml'}")
+        for stack_dir in _stack_dirs(args.stack_dir)
+        for manifest in render_stacks([stack_dir], args.stack)
+    ]
+    in_files = [found for f in args.files for found in read_manifests(Path(f))]
+    problems = check_unique(stack_files) + check_unique(in_files)
+    if problems:
+        raise ConfigError(problems)
+    rendered = [found.manifest for found in stack_files]
+    applied = [found.manifest for found in in_files]
     drift = compare(rendered, applied, live=args.live)
     if drift.clean:
         print(f"no drift: {len(rendered)} object(s) match {', '.join(args.files)}")
@@ -100,10 +119,15 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_DRIFT
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line (exit 2 like every other bad input)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="gh-runner", description="Offline view of the gh-runner Pulumi stacks."
-    )
+    top = _Parser(prog="gh-runner", description="Offline view of the gh-runner Pulumi stacks.")
     commands = top.add_subparsers(dest="command", required=True)
 
     render = commands.add_parser(
@@ -155,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gh-runner: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`gh-runner render | head`): nothing left to say to it. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return code
 
 

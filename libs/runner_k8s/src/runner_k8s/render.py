@@ -7,6 +7,7 @@ resolves a runner stack's StackReference from the shared stack's own config in t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import yaml
 from .config import RunnerStackConfig, load_runner_stack, load_shared, shared_home_warnings
 from .errors import ConfigError
 from .manifests import runner_manifests
-from .objects import Manifest
+from .objects import Manifest, object_id
 from .shared_objects import shared_manifests
 from .stackfile import load_stack_config, project_name
 from .stacks import FLEET_PROJECTS, KUBERNETES_STACKS, SHARED_PROJECT
@@ -128,21 +129,94 @@ def object_file_name(manifest: Manifest) -> str:
     return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
 
 
-def load_manifests(path: Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Located:
+    """An object read from a file, and where: ``live.yaml, document 2, items[0]``."""
+
+    manifest: Manifest
+    where: str
+
+
+def load_manifests(path: Path) -> list[Manifest]:
+    return [found.manifest for found in read_manifests(path)]
+
+
+def read_manifests(path: Path) -> list[Located]:
+    """Every Kubernetes object in a YAML file (a `kubectl get -o yaml` List is unpacked). Input
+    that holds none, or anything that is not an object, is refused with one line naming the file
+    and document: a diff against it would otherwise report drift that is not there."""
     try:
-        documents = list(yaml.safe_load_all(path.read_text()))
+        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     except OSError as exc:
-        raise ConfigError.at(str(path), f"cannot be read: {exc.strerror}") from None
+        raise ConfigError.at(str(path), f"cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError.at(str(path), "is not a text (UTF-8) file") from None
     except yaml.YAMLError as exc:
-        raise ConfigError.at(str(path), f"is not valid YAML: {exc}") from None
-    # `kubectl get -o yaml` of several objects gives one List holding them.
-    return [
-        item
-        for document in documents
-        if document
-        for item in (document.get("items") or [] if _is_list(document) else [document])
-    ]
+        raise ConfigError.at(str(path), f"is not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise ConfigError.at(str(path), "is not valid YAML: nested too deeply") from None
+    found: list[Located] = []
+    for index, document in enumerate(documents, start=1):
+        where = f"{path}, document {index}"
+        if document is None:  # an empty document, e.g. after a trailing `---`
+            continue
+        if isinstance(document, dict) and _is_list(document):
+            items = document["items"]
+            if not isinstance(items, list):
+                raise ConfigError.at(where, f"{document['kind']}: items must be a list")
+            found += [_located(item, f"{where}, items[{i}]") for i, item in enumerate(items)]
+        else:
+            found.append(_located(document, where))
+    if not found:
+        raise ConfigError.at(str(path), "holds no Kubernetes objects")
+    return found
+
+
+def _located(document: Any, where: str) -> Located:
+    if not isinstance(document, dict):
+        shape = "a list" if isinstance(document, list) else f"the scalar {_short(document)}"
+        raise ConfigError.at(where, f"is {shape}, not a Kubernetes object (a mapping)")
+    kind = document.get("kind")
+    metadata = document.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError.at(where, "is not a Kubernetes object: it has no kind")
+    if not isinstance(name, str) or not name:
+        raise ConfigError.at(where, f"{kind} is not a Kubernetes object: it has no metadata.name")
+    namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+    if namespace is not None and not isinstance(namespace, str):
+        raise ConfigError.at(where, f"{kind} {name}: metadata.namespace must be a string")
+    return Located(document, where)
+
+
+def check_unique(objects: Iterable[Located]) -> list[str]:
+    """The same object twice among the inputs: which copy counts would depend on argument
+    order, so the diff refuses to choose."""
+    first: dict[str, str] = {}
+    problems = []
+    for found in objects:
+        key = object_id(found.manifest)
+        if key in first:
+            problems.append(f"{found.where}: {key} again (also in {first[key]})")
+        else:
+            first[key] = found.where
+    return problems
+
+
+def _short(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_list(document: dict[str, Any]) -> bool:
     return str(document.get("kind", "")).endswith("List") and "items" in document
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message on one line: the problem and where it is."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        text = f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    else:
+        text = str(exc)
+    return " ".join(text.split())
