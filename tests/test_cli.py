@@ -410,3 +410,20 @@ def test_argument_errors_exit_2_on_one_line(
         captured = capsys.readouterr()
         [line] = captured.err.splitlines()
         assert line.startswith(message), line
+
+
+def test_diff_refuses_two_stacks_rendering_one_object(
+    repo_copy: Path,
+    baseline: Path,
+    edit_config: EditConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Two fleets named alike would fight over one Deployment; the diff would keep only one.
+    edit_config(repo_copy, "gemini-runner", lambda c: c["runner"].update(name="codex-gh-runner"))
+    monkeypatch.chdir(repo_copy)
+    assert bad_input(capsys, ["diff", str(baseline)]) == (
+        "gh-runner: the render of stacks/gemini-runner/Pulumi.dev.yaml: Deployment "
+        "my-reforge-ai/codex-gh-runner again "
+        "(also in the render of stacks/codex-runner/Pulumi.dev.yaml)"
+    )
