@@ -240,7 +240,7 @@ class RunnerConfig(Model):
     volume_order: list[DnsLabel] | None = None
     """The pod's volumes by name, in this order; unset: home, work, codex config, secrets."""
     mount_order: list[DnsLabel] | None = None
-    """The container's volumeMounts by volume name, in this order; unset: as volumes default."""
+    """The container's volumeMounts by volume name, in this order; unset: that same default."""
     resources: Resources = Resources()
     security_context: SecurityContext = SecurityContext()
     node_selector: dict[str, str] = {}
