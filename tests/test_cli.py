@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -17,7 +16,7 @@ from stack_fixtures import EditConfig
 
 from gh_runner_harness.toolchain import kubernetes_schema_version
 from runner_k8s.cli import main
-from runner_k8s.drift import object_id
+from runner_k8s.objects import object_id
 from runner_k8s.render import DEFAULT_STACK_DIRS, load_manifests, render_stacks
 
 # The schemas of the Kubernetes minor the cluster tier runs (scripts/control-plane-toolchain.sh).
@@ -38,17 +37,33 @@ def test_no_drift_from_production(repo: Path, baseline: Path) -> None:
     assert "no drift: 3 object(s) match" in result.stdout
 
 
-def test_the_dev_render_is_the_baseline_in_content_and_order(repo: Path, baseline: Path) -> None:
-    # Stricter than `diff`: equal as data, every list in its order (mapping key order aside,
-    # which neither the API server nor the pod-template hash sees). A reordered pod-template
-    # list would restart the fleet on the first `pulumi up`.
-    rendered = {
-        object_id(m): m for m in render_stacks([repo / d for d in DEFAULT_STACK_DIRS], "dev")
-    }
-    production = {object_id(m): m for m in load_manifests(baseline)}
-    assert rendered.keys() == production.keys()
-    for obj, manifest in production.items():
-        assert rendered[obj] == manifest, obj
+def test_dev_render_is_the_baseline_in_content_and_order(repo: Path, baseline: Path) -> None:
+    # Python's == compares mappings by key and lists in order: what the pod-template hash sees
+    # (a Go struct: field order never counts, list order always does). Quoting is the same in
+    # both files, so no normalisation is needed.
+    rendered = render_stacks([repo / d for d in DEFAULT_STACK_DIRS], "dev")
+    expected = load_manifests(baseline)
+    assert [object_id(m) for m in rendered] == [object_id(m) for m in expected]
+    for mine, production in zip(rendered, expected, strict=True):
+        assert mine == production, object_id(mine)
+
+
+def test_diff_reports_a_reordered_pod_template(
+    repo_copy: Path, baseline: Path, edit_config: EditConfig
+) -> None:
+    # Without runner.volumeOrder gemini's volumes take the default order, as before issue 10:
+    # same content, another pod-template hash, every gemini runner restarted on the first up.
+    edit_config(repo_copy, "gemini-runner", lambda c: c["runner"].pop("volumeOrder"))
+    rendered = render_stacks([repo_copy / "stacks" / "gemini-runner"], "dev")
+    [production] = [m for m in load_manifests(baseline) if object_id(m) == object_id(rendered[0])]
+    assert rendered[0] != production  # the order-aware comparison above would fail
+    result = gh_runner("diff", str(baseline), cwd=repo_copy)
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.splitlines() == [
+        "Deployment my-reforge-ai/gemini-gh-runner: 1 field(s) differ (file -> render)",
+        "  ~ spec.template.spec.volumes: reordered [work, gemini-home] -> [gemini-home, work]"
+        "   (restarts the pods)",
+    ]
 
 
 def test_drift_is_reported_per_object_and_field(
@@ -278,93 +293,148 @@ def test_resources_format_reports_bad_config_with_exit_2(
     assert "bucket.name: 'Not_A_Bucket' is not a valid Cloud Storage bucket name" in result.stderr
 
 
+# --- diff and render refuse bad input: exit 2, one line naming the file, never a traceback ---
+
+CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: my-reforge-ai}\n"
 BAD_INPUTS = {
-    "empty": ("", "holds no Kubernetes object"),
-    "only-separators": ("---\n---\n", "holds no Kubernetes object"),
-    "a-list": ("- a\n- b\n", "#0: is a YAML list, not a Kubernetes object"),
-    "a-scalar": ("just text\n", "#0: is a YAML str, not a Kubernetes object"),
-    "no-kind": ("metadata: {name: x}\n", "#0: is not a Kubernetes object (no kind or metadata)"),
-    "no-name": ("kind: ConfigMap\nmetadata: {}\n", "#0: is not a Kubernetes object (no metadata"),
-    "list-of-junk": ("kind: List\nitems: [1]\n", "#0.items[0]: is a YAML int"),
-    "bad-yaml": ("a: [\n", "is not valid YAML"),
+    "repeated in one file": (CONFIG_MAP + "---\n" + CONFIG_MAP, "document 2: ConfigMap"),
+    "empty": ("", "holds no Kubernetes objects"),
+    "only comments": ("# nothing here\n---\n", "holds no Kubernetes objects"),
+    "empty List": ("apiVersion: v1\nkind: List\nitems: []\n", "holds no Kubernetes objects"),
+    "a YAML list": ("- kind: ConfigMap\n", "document 1: is a list, not a Kubernetes object"),
+    "a scalar": ("just text\n", "document 1: is the scalar 'just text', not a Kubernetes"),
+    "no kind": ("metadata: {name: x}\n", "document 1: is not a Kubernetes object: it has no kind"),
+    "no name": ("kind: ConfigMap\nmetadata: {}\n", "document 1: ConfigMap is not a Kubernetes"),
+    "List items not a list": ("kind: List\nitems: 3\n", "List: items must be a list"),
+    "a List item not a mapping": ("kind: List\nitems: [3]\n", "items[0]: is the scalar 3"),
+    "invalid YAML": ("a: [1\n", "is not valid YAML: expected ',' or ']'"),
+    "nested too deeply": ("[" * 5000 + "]" * 5000, "is not valid YAML: nested too deeply"),
 }
 
 
-@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
-def test_diff_refuses_what_is_not_kubernetes_objects(repo: Path, tmp_path: Path, name: str) -> None:
-    text, expected = BAD_INPUTS[name]
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(text)
-    result = gh_runner("diff", str(path), cwd=repo)
-    assert result.returncode == 2, result.stdout
-    assert expected in result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+def bad_input(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
+    """The CLI in-process (an uncaught exception fails the test): exit 2, one line, no stdout."""
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    return line
 
 
-def test_diff_refuses_a_directory_and_a_binary_file(repo: Path, tmp_path: Path) -> None:
-    binary = tmp_path / "junk.bin"
-    binary.write_bytes(bytes(range(256)))
-    for path, expected in ((tmp_path, "cannot be read"), (binary, "is not a text file")):
-        result = gh_runner("diff", str(path), cwd=repo)
-        assert result.returncode == 2
-        assert expected in result.stderr and "Traceback" not in result.stderr
-
-
-def test_an_object_given_twice_is_an_error_naming_both_places(
-    repo: Path, baseline: Path, tmp_path: Path
+@pytest.mark.parametrize("content,problem", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_diff_refuses_what_is_not_kubernetes_objects(
+    repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    problem: str,
 ) -> None:
-    # Whichever copy won would decide the verdict: with an edited copy last, a real drift would
-    # hide behind argument order.
-    edited = tmp_path / "edited.yaml"
-    documents = load_manifests(baseline)
-    documents[1]["spec"]["replicas"] = 5
-    edited.write_text(yaml.safe_dump_all(documents))
-    for files in ((str(baseline), str(edited)), (str(edited), str(baseline))):
-        result = gh_runner("diff", *files, cwd=repo)
+    monkeypatch.chdir(repo)
+    path = tmp_path / "input.yaml"
+    path.write_text(content)
+    line = bad_input(capsys, ["diff", str(path)])
+    assert line.startswith(f"gh-runner: {path}")
+    assert problem in line
+
+
+def test_diff_refuses_unreadable_input(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)))
+    cases = {
+        str(tmp_path): "cannot be read: Is a directory",
+        str(tmp_path / "absent.yaml"): "cannot be read: No such file or directory",
+        str(junk): "is not a text (UTF-8) file",
+    }
+    for path, problem in cases.items():
+        assert bad_input(capsys, ["diff", path]) == f"gh-runner: {path}: {problem}"
+
+
+def test_diff_refuses_an_object_given_twice(repo: Path, baseline: Path, tmp_path: Path) -> None:
+    # Whichever copy won would decide the verdict, so neither does.
+    other = tmp_path / "gemini.yaml"
+    [gemini] = [m for m in load_manifests(baseline) if m["metadata"]["name"] == "gemini-gh-runner"]
+    gemini["spec"]["replicas"] = 9
+    unrelated = CONFIG_MAP.replace("name: c,", "name: unrelated,")
+    other.write_text(unrelated + "---\n" + yaml.safe_dump(gemini))
+    for files in ([baseline, other], [other, baseline]):
+        result = gh_runner("diff", *map(str, files), cwd=repo)
         assert result.returncode == 2, result.stdout
-        assert f"appears twice (also {files[0]}#" in result.stderr
-        assert f"{files[1]}#" in result.stderr
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        assert result.stderr.splitlines() == [
+            f"gh-runner: {files[1]}, document {3 if files[1] == baseline else 2}: "
+            f"Deployment my-reforge-ai/gemini-gh-runner again (also in {files[0]}, "
+            f"document {3 if files[0] == baseline else 2})"
+        ]
 
 
-def test_diff_never_prints_a_secret_payload(
-    repo_copy: Path, tmp_path: Path, edit_config: EditConfig
+def test_diff_never_prints_a_secrets_data(
+    repo_copy: Path, edit_config: EditConfig, tmp_path: Path
 ) -> None:
-    # The render then holds the registration Secret, so the file's copy is compared field by
-    # field: the report says which payload key differs, never its value.
-    edit_config(repo_copy, "shared", lambda c: c.update(githubToken={"secure": "v1:AAAA"}))
-    canary = "ghp_diff-canary-3d7a"
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": "gh-runner-github-token",
-            "namespace": "my-reforge-ai",
-            "labels": {"app.kubernetes.io/component": "runner-registration-token"},
-        },
-        "type": "Opaque",
-        "stringData": {"github-pat": canary},
-        "data": {"other": base64.b64encode(canary.encode()).decode()},
+    edit_config(repo_copy, "shared", lambda c: c.update(githubToken={"secure": "v1:Y2lwaGVy"}))
+    token = "Z2hwX3NlY3JldA=="  # what `kubectl get secret -o yaml` shows: base64 of the token
+    [secret] = [
+        m for m in render_stacks([repo_copy / "stacks" / "shared"], "dev") if m["kind"] == "Secret"
+    ]
+    live = {**secret, "data": {"github-pat": token}, "stringData": {"github-pat": "ghp_secret"}}
+    live["metadata"] = {
+        **secret["metadata"],
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": token},
     }
     path = tmp_path / "secret.yaml"
-    path.write_text(yaml.safe_dump(secret))
+    path.write_text(yaml.safe_dump(live))
     result = gh_runner("diff", "--stack-dir", "stacks/shared", str(path), cwd=repo_copy)
     assert result.returncode == 1, result.stderr
-    assert "Secret my-reforge-ai/gh-runner-github-token: 2 field(s) differ" in result.stdout
-    assert "~ stringData.github-pat: 'sha256:" in result.stdout
-    assert "- data: {'other': 'sha256:" in result.stdout
-    for output in (result.stdout, result.stderr):
-        assert canary not in output
-        assert base64.b64encode(canary.encode()).decode() not in output
+    assert token not in result.stdout and "ghp_secret" not in result.stdout
+    assert "Z2hw" not in result.stdout
+    assert "  ~ stringData.github-pat: changed   (a Secret's values are not shown)" in result.stdout
+    assert "  - data: {'github-pat': '<hidden>'}   (only in the file)" in result.stdout
 
 
-def test_render_out_onto_a_file_is_bad_input(repo: Path, tmp_path: Path) -> None:
-    target = tmp_path / "a-file"
-    target.write_text("x")
-    result = gh_runner("render", "--out", str(target), cwd=repo)
+def test_argument_errors_exit_2_on_one_line(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("kept\n")
+    # Through the installed script once: what an operator sees, no traceback.
+    result = gh_runner("render", "--out", str(not_a_dir), cwd=repo)
     assert result.returncode == 2
-    assert f"--out {target}: cannot write there" in result.stderr
-    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "warning:" not in line]
+    assert errors == [f"gh-runner: --out {not_a_dir}: exists and is not a directory"]
+    assert not_a_dir.read_text() == "kept\n"
+    for args, message in (
+        (["render", "--bogus"], "gh-runner: unrecognized arguments: --bogus"),
+        (["diff"], "gh-runner diff: the following arguments are required: FILE"),
+        (["render", "--format", "xml"], "gh-runner render: argument --format: invalid choice"),
+        (["render", "--stack"], "gh-runner render: argument --stack: expected one argument"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+        assert exited.value.code == 2
+        captured = capsys.readouterr()
+        [line] = captured.err.splitlines()
+        assert line.startswith(message), line
+
+
+def test_diff_refuses_two_stacks_rendering_one_object(
+    repo_copy: Path,
+    baseline: Path,
+    edit_config: EditConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Two fleets named alike would fight over one Deployment; the diff would keep only one.
+    edit_config(repo_copy, "gemini-runner", lambda c: c["runner"].update(name="codex-gh-runner"))
+    monkeypatch.chdir(repo_copy)
+    assert bad_input(capsys, ["diff", str(baseline)]) == (
+        "gh-runner: the render of stacks/gemini-runner/Pulumi.dev.yaml: Deployment "
+        "my-reforge-ai/codex-gh-runner again "
+        "(also in the render of stacks/codex-runner/Pulumi.dev.yaml)"
+    )
 
 
 def test_two_fleets_with_one_deployment_name_are_refused(
@@ -375,8 +445,8 @@ def test_two_fleets_with_one_deployment_name_are_refused(
     result = gh_runner("render", cwd=repo_copy)
     assert result.returncode == 2
     assert (
-        "stacks/gemini-runner/Pulumi.dev.yaml: Deployment codex-gh-runner is also created by"
-        in (result.stderr)
+        "stacks/gemini-runner/Pulumi.dev.yaml: Deployment my-reforge-ai/codex-gh-runner is also "
+        "created by" in (result.stderr)
     )
     assert (
         "stacks/codex-runner/Pulumi.dev.yaml; give each fleet its own runner.name" in result.stderr

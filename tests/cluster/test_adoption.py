@@ -8,7 +8,6 @@ edit, Pod Security, bad config, destroy.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi.automation as auto
@@ -42,66 +41,74 @@ def managed(cluster: Cluster) -> list[dict[str, Any]]:
     return [cluster.get(m) for m in load_manifests(BASELINE)]
 
 
-@dataclass(frozen=True)
-class Kubectls:
-    """What kubectl made of each Deployment, read before any `up`: the pod template as the API
-    server serves it (JSON, lists in order) and the spec's generation."""
-
-    templates: dict[str, str]
-    generations: dict[str, int]
-    specs: dict[str, str]
-    annotations: dict[str, dict[str, str]]
-
-
-def kubectls_view(cluster: Cluster) -> Kubectls:
-    deployments = [o for o in managed(cluster) if o["kind"] == "Deployment"]
-    return Kubectls(
-        {cluster.key(o): json.dumps(o["spec"]["template"]) for o in deployments},
-        {cluster.key(o): o["metadata"]["generation"] for o in deployments},
-        {cluster.key(o): json.dumps(o["spec"]) for o in deployments},
-        {cluster.key(o): o["metadata"].get("annotations", {}) for o in deployments},
-    )
-
-
 @pytest.fixture(scope="module")
-def kubectl_made(cluster: Cluster) -> Kubectls:
-    return kubectls_view(cluster)
+def kubectl_made(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    """The live objects as `kubectl apply` of the baseline left them, before any `up`: the first
+    test to ask for it runs before the first `up`.
+
+    The engine's test-only provider switch (skipAwait: no controllers here) puts an annotation
+    on every object, and a Deployment's annotations count in its generation. kubectl adds that
+    annotation first, so what the first `up` is measured to change is what it changes in
+    production, where the switch is off."""
+    for manifest in load_manifests(BASELINE):
+        kind, name = manifest["kind"], manifest["metadata"]["name"]
+        cluster.kubectl("annotate", kind, name, "-n", cluster.namespace, f"{SKIP_AWAIT}=true")
+    return {cluster.key(o): o for o in managed(cluster)}
 
 
-def assert_no_restart(cluster: Cluster, kubectl_made: Kubectls) -> None:
-    # The Deployment controller hashes the pod template, lists in order: an identical template
-    # means no new ReplicaSet, so no runner is restarted. The whole spec is untouched too.
-    now = kubectls_view(cluster)
-    assert now.templates == kubectl_made.templates
-    assert now.specs == kubectl_made.specs
-    # The one annotation the provider adds is this tier's skipAwait (no controller would ever
-    # report the Deployment ready); kubectl's last-applied-configuration stays. The API server
-    # bumps a Deployment's generation on any annotation change (its registry copies them to
-    # the ReplicaSet), so here, and only for that reason, the generation moves once.
-    for key, live_annotations in now.annotations.items():
-        assert live_annotations == {**kubectl_made.annotations[key], SKIP_AWAIT: "true"}, key
-        assert now.generations[key] == kubectl_made.generations[key] + 1, key
+def template_json(deployment: dict[str, Any]) -> str:
+    """The pod template as the Deployment controller hashes it: the API server's own JSON,
+    list order included (json.loads keeps key order, so this is byte for byte)."""
+    return json.dumps(deployment["spec"]["template"])
+
+
+def assert_no_restart(before: dict[str, dict[str, Any]], after: list[dict[str, Any]]) -> None:
+    """Every Deployment keeps the pod template kubectl made, so its pod-template-hash, and its
+    generation: the controller would start no new ReplicaSet, restart no runner."""
+    deployments = [o for o in after if o["kind"] == "Deployment"]
+    assert len(deployments) == 2
+    for obj in deployments:
+        made = before[Cluster.key(obj)]
+        assert template_json(obj) == template_json(made), Cluster.key(obj)
+        assert obj["metadata"]["generation"] == made["metadata"]["generation"], Cluster.key(obj)
+
+
+def managers(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f["manager"], f["operation"]) for f in obj["metadata"].get("managedFields", [])]
 
 
 def test_first_up_adopts_what_kubectl_created(
-    engine: Engine, cluster: Cluster, kubectl_made: Kubectls
+    engine: Engine, cluster: Cluster, kubectl_made: dict[str, dict[str, Any]]
 ) -> None:
-    before = {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)}
     for stack_dir, result in up_all(engine).items():
         assert result.summary.result == "succeeded", stack_dir
     after = managed(cluster)
-    # Adopted in place: the same objects (uids), now matching the baseline field for field.
-    assert {cluster.key(o): o["metadata"]["uid"] for o in after} == before
+    # Adopted in place: the same objects (uids), now matching the baseline field for field,
+    # list order included (diff reports a reordered pod template list).
+    assert {cluster.key(o): o["metadata"]["uid"] for o in after} == {
+        key: o["metadata"]["uid"] for key, o in kubectl_made.items()
+    }
     drift = compare(load_manifests(BASELINE), after, live=True)
     assert drift.clean, drift.report()
+    assert_no_restart(kubectl_made, after)
+    # What the README's adoption section states, as measured: the first `up` leaves labels
+    # and annotations (kubectl's last-applied-configuration included) as they were, keeps
+    # kubectl's field manager and adds one of its own, a server-side Apply.
     for obj in after:
-        managers = {f["manager"] for f in obj["metadata"].get("managedFields", [])}
-        assert any(m.startswith("pulumi") for m in managers), (cluster.key(obj), managers)
-    assert_no_restart(cluster, kubectl_made)
+        made = kubectl_made[cluster.key(obj)]
+        for field in ("labels", "annotations"):
+            assert obj["metadata"].get(field) == made["metadata"].get(field), (
+                cluster.key(obj),
+                field,
+            )
+        added = [m for m in managers(obj) if m not in managers(made)]
+        assert [operation for _, operation in added] == ["Apply"], managers(obj)
+        assert added[0][0].startswith("pulumi-kubernetes"), added
+        assert set(managers(made)) <= set(managers(obj))
 
 
 def test_second_up_refresh_and_preview_change_nothing(
-    engine: Engine, cluster: Cluster, kubectl_made: Kubectls
+    engine: Engine, cluster: Cluster, kubectl_made: dict[str, dict[str, Any]]
 ) -> None:
     for stack_dir in K8S_STACKS:
         stack = engine.stack(stack_dir)
@@ -109,7 +116,7 @@ def test_second_up_refresh_and_preview_change_nothing(
         assert set(result.summary.resource_changes or {}) == {"same"}, stack_dir
         stack.refresh(color="never", on_output=engine.record)
         engine.preview(stack, expect_no_changes=True)
-    assert_no_restart(cluster, kubectl_made)
+    assert_no_restart(kubectl_made, managed(cluster))
 
 
 def test_config_edit_updates_in_place_and_rolls_the_fleet(engine: Engine, cluster: Cluster) -> None:

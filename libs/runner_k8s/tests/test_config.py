@@ -182,20 +182,3 @@ def test_secrets_outside_github_token_and_provider_are_refused() -> None:
     # A kubeconfig may carry credentials: the provider block may be secret.
     load_runner_stack({**runner_values(), "provider": {"kubeconfig": "..."}}, {"provider"})
     load_shared({"provider": {"kubeconfig": "..."}}, {"provider"})
-
-
-@pytest.mark.parametrize(
-    ("order", "expected"),
-    [
-        (["work"], "runner.volumeOrder: must list every volume of the fleet once; missing 'home'"),
-        (["home", "work", "cache"], "runner.volumeOrder: 'cache' is no volume of this fleet"),
-        (["home", "work", "home"], "runner.volumeOrder[2]: 'home' is listed twice"),
-    ],
-)
-def test_a_volume_order_names_every_volume_once(order: list[str], expected: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_runner_stack(runner_values(volumeOrder=order))
-    assert expected in caught.value.problems
-    with pytest.raises(ConfigError) as caught:
-        load_runner_stack(runner_values(mountOrder=order))
-    assert expected.replace("volumeOrder", "mountOrder") in caught.value.problems

@@ -14,18 +14,21 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from .drift import compare, object_id
+from .drift import compare
 from .errors import ConfigError
 from .markers import SECRET_MARKER
 from .objects import Manifest
 from .render import (
     DEFAULT_STACK_DIRS,
     FALLBACK_FILE,
+    Located,
+    check_unique,
     find_repo_root,
     header,
-    load_located_manifests,
     object_file_name,
+    read_manifests,
     render_stacks,
     to_yaml,
 )
@@ -93,38 +96,32 @@ def _render(args: argparse.Namespace) -> int:
         sys.stdout.write(header(args.stack, f"{command} > {target}") + to_yaml(manifests))
         return 0
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError.at(f"--out {out}", "exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
         for manifest in manifests:
             path = out / object_file_name(manifest)
-            text = header(args.stack, f"{command} --out {args.out}") + to_yaml([manifest])
-            path.write_text(text)
+            path.write_text(header(args.stack, f"{command} --out {args.out}") + to_yaml([manifest]))
             print(path)
     except OSError as exc:
-        raise ConfigError.at(
-            f"--out {args.out}", f"cannot write there: {exc.strerror} (it must be a directory)"
-        ) from None
+        where = f"--out {exc.filename or out}"
+        raise ConfigError.at(where, f"cannot be written: {exc.strerror}") from None
     return 0
 
 
-def _applied(files: Sequence[str]) -> list[Manifest]:
-    """The objects of every FILE; one that appears twice is an error naming both places, since
-    whichever copy won would decide the verdict."""
-    seen: dict[str, str] = {}
-    applied: list[Manifest] = []
-    for file in files:
-        for where, manifest in load_located_manifests(Path(file)):
-            obj = object_id(manifest)
-            if obj in seen:
-                raise ConfigError.at(where, f"{obj} appears twice (also {seen[obj]})")
-            seen[obj] = where
-            applied.append(manifest)
-    return applied
-
-
 def _diff(args: argparse.Namespace) -> int:
-    rendered = render_stacks(_stack_dirs(args.stack_dir), args.stack)
-    applied = _applied(args.files)
+    stack_files = [
+        Located(manifest, f"the render of {stack_dir / f'Pulumi.{args.stack}.yaml'}")
+        for stack_dir in _stack_dirs(args.stack_dir)
+        for manifest in render_stacks([stack_dir], args.stack)
+    ]
+    in_files = [found for f in args.files for found in read_manifests(Path(f))]
+    problems = check_unique(stack_files) + check_unique(in_files)
+    if problems:
+        raise ConfigError(problems)
+    rendered = [found.manifest for found in stack_files]
+    applied = [found.manifest for found in in_files]
     drift = compare(rendered, applied, live=args.live)
     if drift.clean:
         print(f"no drift: {len(rendered)} object(s) match {', '.join(args.files)}")
@@ -147,8 +144,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line (exit 2 like every other bad input)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="gh-runner",
         description="Offline view of the gh-runner Pulumi stacks, and the fleets' live status.",
     )
@@ -254,6 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gh-runner: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`gh-runner render | head`): nothing left to say to it. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         # Exit 1 means drift to a CI job: an unforeseen failure must not look like it, nor bury
         # the verdict under a traceback. GH_RUNNER_DEBUG=1 shows the traceback.

@@ -237,11 +237,10 @@ class RunnerConfig(Model):
     work_volume: WorkVolume = WorkVolume()
     codex_config_mount: CodexConfigMount | None = None
     secret_mounts: list[SecretMount] = []
-    # The order of the pod's volumes and of the container's volumeMounts, by volume name. Both
-    # feed the Deployment's pod-template hash, so an order that differs from the live one
-    # restarts every runner; None: home volumes, work, codex config, secret mounts.
     volume_order: list[DnsLabel] | None = None
+    """The pod's volumes by name, in this order; unset: home, work, codex config, secrets."""
     mount_order: list[DnsLabel] | None = None
+    """The container's volumeMounts by volume name, in this order; unset: that same default."""
     resources: Resources = Resources()
     security_context: SecurityContext = SecurityContext()
     node_selector: dict[str, str] = {}
@@ -267,14 +266,6 @@ class RunnerConfig(Model):
         """What a workflow puts in `runs-on` to land on this fleet: GitHub's own label first (the
         image registers without --no-default-labels, so Linux and X64 match as well)."""
         return [SELF_HOSTED, *self.labels]
-
-    @property
-    def volume_names(self) -> list[str]:
-        """Every volume of the pod, in the default order (home, work, codex config, secrets)."""
-        names = [pvc.name for pvc in self.home_volumes] + [self.work_volume.name]
-        if self.codex_config_mount is not None:
-            names.append(self.codex_config_mount.volume_name)
-        return names + [secret.name for secret in self.secret_mounts]
 
     @property
     def home_volumes(self) -> list[PvcMount]:
@@ -371,8 +362,9 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
         volumes.append((f"{at}.secretMounts[{i}].name", secret.name))
         mounts.append((f"{at}.secretMounts[{i}].mountPath", secret.mount_path))
     problems = _duplicates(volumes, "volume name") + _duplicates(mounts, "mount path")
-    problems += _check_order(runner.volume_order, runner.volume_names, f"{at}.volumeOrder")
-    problems += _check_order(runner.mount_order, runner.volume_names, f"{at}.mountOrder")
+    names = [name for _, name in volumes]
+    problems += _check_order(runner.volume_order, names, f"{at}.volumeOrder")
+    problems += _check_order(runner.mount_order, names, f"{at}.mountOrder")
 
     problems += _check_labels(runner.labels, at) + _check_image(runner, at)
     problems += [
@@ -395,21 +387,24 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
 
 
 def _check_order(order: list[str] | None, names: list[str], key: str) -> list[str]:
-    """An explicit order must name every volume of the fleet exactly once: a partial order
-    would leave the rest to a default the operator cannot see."""
+    """An order is a permutation of the fleet's volume names: the builder only reorders, so a
+    name missing or unknown here would silently drop or invent a volume."""
     if order is None:
         return []
-    problems = [
-        f"{key}[{i}]: {name!r} is listed twice" for i, name in enumerate(order) if name in order[:i]
+    missing = [n for n in names if n not in order]
+    unknown = [n for n in order if n not in names]
+    repeated = sorted({n for n in order if order.count(n) > 1})
+    parts = [
+        f"{what} {', '.join(found)}"
+        for what, found in (("missing", missing), ("unknown", unknown), ("repeated", repeated))
+        if found
     ]
-    unknown = [name for name in order if name not in names]
-    missing = [name for name in names if name not in order]
-    if unknown:
-        problems.append(f"{key}: {', '.join(map(repr, unknown))} is no volume of this fleet")
-    if missing:
-        listed = ", ".join(map(repr, missing))
-        problems.append(f"{key}: must list every volume of the fleet once; missing {listed}")
-    return problems
+    if not parts:
+        return []
+    return [
+        f"{key}: must list each of the fleet's volumes ({', '.join(names)}) exactly once; "
+        + "; ".join(parts)
+    ]
 
 
 def shared_home_warnings(runner: RunnerConfig, at: str = "runner") -> list[str]:

@@ -4,38 +4,64 @@ Ignored, because the API server ignores them too: key order, YAML quoting (``'1'
 the spelling of a quantity (``0.5`` vs ``500m``), and the order of lists that Kubernetes merges
 by a key (containers by name, volume mounts by mount path...) outside a pod template.
 
-Inside a pod template (``spec.template`` of a Deployment, StatefulSet, Job...) order is
-behaviour: the Deployment controller hashes the template, lists in order, so a reordered
-``volumes`` or ``env`` makes a new ReplicaSet and restarts every pod. There an order-only
-difference is drift of its own kind, ``reordered``.
+Inside a pod template, order is drift of its own kind: the workload controllers hash the
+template with its lists in order (a Deployment's pod-template-hash), so the same volumes in
+another order are a new ReplicaSet, i.e. every pod restarted.
 
-Secret payloads are never printed: a Secret's ``data``/``stringData`` values show as a short
-digest.
+A Secret's values (its data, and the annotations that may copy them) are never shown.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .objects import Manifest
+from .objects import Manifest, object_id
 from .quantity import parse_quantity
+
+__all__ = ["Change", "Drift", "changes", "compare", "object_id"]
 
 # Lists Kubernetes treats as maps (their patchMergeKey): compared entry by entry, in any order.
 MERGE_KEYS = {
     "containers": "name",
     "initContainers": "name",
+    "ephemeralContainers": "name",
     "env": "name",
     "volumes": "name",
     "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
     "ports": "containerPort",
     "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "resourceClaims": "name",
 }
 # Maps whose values are quantities.
 QUANTITY_MAPS = frozenset({"requests", "limits", "capacity", "hard"})
+# Where each workload kind keeps its PodTemplateSpec, whose list order its controller hashes.
+POD_TEMPLATES = {
+    "Deployment": "spec.template",
+    "ReplicaSet": "spec.template",
+    "StatefulSet": "spec.template",
+    "DaemonSet": "spec.template",
+    "ReplicationController": "spec.template",
+    "Job": "spec.template",
+    "CronJob": "spec.jobTemplate.spec.template",
+    "PodTemplate": "template",
+}
+# The only Secret fields whose values a report shows; the rest (data, stringData, annotations
+# such as kubectl's last-applied-configuration, which copies the data) may hold the secret.
+SECRET_VISIBLE = (
+    "apiVersion",
+    "kind",
+    "type",
+    "immutable",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.labels",
+)
+HIDDEN = "<hidden>"
 
 
 @dataclass(frozen=True)
@@ -43,19 +69,23 @@ class Change:
     path: str
     rendered: Any
     applied: Any
-    # True: the same entries, in another order, in a list that feeds the pod-template hash.
+    # rendered and applied are the list's merge keys, in each side's order.
     reordered: bool = False
+    # A Secret's value: say that it differs, never what it is.
+    hidden: bool = False
 
     def describe(self) -> str:
         if self.reordered:
             return (
-                f"  ~ {self.path}: reordered {_names(self.applied)} -> {_names(self.rendered)}"
+                f"  ~ {self.path}: reordered {_keys(self.applied)} -> {_keys(self.rendered)}"
                 "   (restarts the pods)"
             )
         if self.applied is _MISSING:
-            return f"  + {self.path}: {_show(self.rendered)}   (only in the render)"
+            return f"  + {self.path}: {_show(self.rendered, self.hidden)}   (only in the render)"
         if self.rendered is _MISSING:
-            return f"  - {self.path}: {_show(self.applied)}   (only in the file)"
+            return f"  - {self.path}: {_show(self.applied, self.hidden)}   (only in the file)"
+        if self.hidden:
+            return f"  ~ {self.path}: changed   (a Secret's values are not shown)"
         return f"  ~ {self.path}: {_show(self.applied)} -> {_show(self.rendered)}"
 
 
@@ -67,20 +97,20 @@ class _Missing:
 _MISSING: Any = _Missing()
 
 
-def _names(keys: list[str]) -> str:
+def _keys(keys: list[str]) -> str:
     return "[" + ", ".join(keys) + "]"
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
+def _masked(value: Any) -> Any:
+    """The shape of a hidden value (its keys), none of its content."""
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    return HIDDEN
+
+
+def _show(value: Any, hidden: bool = False) -> str:
+    text = repr(_masked(value) if hidden else value)
     return text if len(text) <= 120 else text[:117] + "..."
-
-
-def object_id(manifest: Manifest) -> str:
-    meta = manifest.get("metadata") or {}
-    namespace = meta.get("namespace", "")
-    where = f"{namespace}/" if namespace else ""
-    return f"{manifest.get('kind', '?')} {where}{meta.get('name', '?')}"
 
 
 def _scalar(value: Any, quantity: bool) -> Any:
@@ -105,11 +135,10 @@ def _keyed(items: list[Any], key: str) -> dict[str, Any] | None:
     return keyed if len(keyed) == len(items) else None
 
 
-def _in_pod_template(path: str) -> bool:
-    return "template" in path.split(".")
-
-
-def _compare(rendered: Any, applied: Any, path: str, field: str, out: list[Change]) -> None:
+def _compare(
+    rendered: Any, applied: Any, path: str, field: str, ordered: str | None, out: list[Change]
+) -> None:
+    """``ordered``: the path of the object's pod template, inside which list order counts."""
     if isinstance(rendered, dict) and isinstance(applied, dict):
         quantities = field in QUANTITY_MAPS
         for key in list(rendered) + [k for k in applied if k not in rendered]:
@@ -117,62 +146,52 @@ def _compare(rendered: Any, applied: Any, path: str, field: str, out: list[Chang
             r, a = rendered.get(key, _MISSING), applied.get(key, _MISSING)
             if r is _MISSING or a is _MISSING:
                 out.append(Change(sub, r, a))
-            elif quantities and not isinstance(r, dict):
+            elif quantities and not isinstance(r, dict | list):
                 if _scalar(r, True) != _scalar(a, True):
                     out.append(Change(sub, r, a))
             else:
-                _compare(r, a, sub, str(key), out)
+                _compare(r, a, sub, str(key), ordered, out)
         return
     if isinstance(rendered, list) and isinstance(applied, list):
         merge_key = MERGE_KEYS.get(field)
         r_keyed = _keyed(rendered, merge_key) if merge_key else None
         a_keyed = _keyed(applied, merge_key) if merge_key else None
         if r_keyed is not None and a_keyed is not None:
-            if (
-                _in_pod_template(path)
-                and set(r_keyed) == set(a_keyed)
-                and list(r_keyed) != list(a_keyed)
-            ):
-                out.append(Change(path, list(r_keyed), list(a_keyed), reordered=True))
-            _compare(r_keyed, a_keyed, path, "", out)
+            if ordered is not None and path.startswith(ordered + "."):
+                # Entries on both sides, in each side's order: an entry only one side has is
+                # reported below on its own, and is no reordering.
+                r_order = [k for k in r_keyed if k in a_keyed]
+                a_order = [k for k in a_keyed if k in r_keyed]
+                if r_order != a_order:
+                    out.append(Change(path, r_order, a_order, reordered=True))
+            _compare(r_keyed, a_keyed, path, "", ordered, out)
             return
         if len(rendered) != len(applied):
             out.append(Change(path, rendered, applied))
             return
         for i, (r, a) in enumerate(zip(rendered, applied, strict=True)):
-            _compare(r, a, f"{path}[{i}]", field, out)
+            _compare(r, a, f"{path}[{i}]", field, ordered, out)
         return
     if _scalar(rendered, False) != _scalar(applied, False):
         out.append(Change(path, rendered, applied))
 
 
-# A Secret's payload fields: their values are shown only as digests.
-SECRET_PAYLOADS = ("data", "stringData")
-
-
-def _digest(value: Any) -> Any:
-    if value is _MISSING:
-        return value
-    if isinstance(value, dict):
-        return {k: _digest(v) for k, v in value.items()}
-    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:12]
-
-
-def _masked(change: Change) -> Change:
-    if change.path.split(".")[0].split("[")[0] not in SECRET_PAYLOADS:
-        return change
-    return replace(change, rendered=_digest(change.rendered), applied=_digest(change.applied))
+def _visible(path: str) -> bool:
+    return any(path == f or path.startswith(f + ".") for f in SECRET_VISIBLE)
 
 
 def changes(rendered: Manifest, applied: Manifest, live: bool = False) -> list[Change]:
     """Field differences. ``live``: ``applied`` was read back from the cluster, so fields only
     it has (status, server defaults, managed metadata) are not drift."""
     out: list[Change] = []
-    _compare(rendered, applied, "", "", out)
+    _compare(rendered, applied, "", "", POD_TEMPLATES.get(str(rendered.get("kind"))), out)
     if live:
         out = [c for c in out if c.rendered is not _MISSING]
-    if rendered.get("kind") == "Secret" or applied.get("kind") == "Secret":
-        out = [_masked(c) for c in out]
+    if "Secret" in (rendered.get("kind"), applied.get("kind")):
+        out = [
+            c if _visible(c.path) else Change(c.path, c.rendered, c.applied, hidden=True)
+            for c in out
+        ]
     return out
 
 
@@ -199,6 +218,7 @@ class Drift:
 
 
 def compare(rendered: Iterable[Manifest], applied: Iterable[Manifest], live: bool = False) -> Drift:
+    # Each side holds an object once: the caller refuses repeats (``render.check_unique``).
     r = {object_id(m): m for m in rendered}
     a = {object_id(m): m for m in applied}
     changed = {obj: c for obj in r if obj in a if (c := changes(r[obj], a[obj], live))}

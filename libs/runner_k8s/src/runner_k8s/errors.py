@@ -79,8 +79,11 @@ def from_validation_error(exc: ValidationError, prefix: str = "") -> ConfigError
 
 
 def yaml_problem(exc: Exception) -> str:
-    """A YAML parse error on one line: where, and what (PyYAML's own text spans several)."""
+    """PyYAML's message on one line (its own spans several): the problem and where it is."""
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return f"is not valid YAML: {where}{problem}"
+    problem = getattr(exc, "problem", None)
+    if problem and mark is not None:
+        text = f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    else:
+        text = str(exc)
+    return " ".join(text.split())

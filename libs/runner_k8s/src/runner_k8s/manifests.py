@@ -42,17 +42,9 @@ def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, An
     return env
 
 
-def _in_order(entries: list[dict[str, Any]], order: list[str] | None) -> list[dict[str, Any]]:
-    """``entries`` (each named by its volume) in the configured order, or as built."""
-    if order is None:
-        return entries
-    by_name = {entry["name"]: entry for entry in entries}
-    return [by_name[name] for name in order]
-
-
 def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], list[Any]]:
-    """(volumeMounts, volumes): by default home volumes, work, codex config, secrets; each list
-    in its own configured order when ``mountOrder`` / ``volumeOrder`` say so."""
+    """(volumeMounts, volumes): by default both in the order home volumes, work, codex config,
+    secrets; runner.mountOrder and runner.volumeOrder set each list's own order."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     for pvc in runner.home_volumes:
@@ -91,7 +83,17 @@ def _volumes(runner: RunnerConfig, wiring: SharedWiring) -> tuple[list[Any], lis
         if secret.default_mode is not None:
             source["defaultMode"] = secret.default_mode
         volumes.append({"name": secret.name, "secret": source})
-    return _in_order(mounts, runner.mount_order), _in_order(volumes, runner.volume_order)
+    return _ordered(mounts, runner.mount_order), _ordered(volumes, runner.volume_order)
+
+
+def _ordered(entries: list[dict[str, Any]], names: list[str] | None) -> list[dict[str, Any]]:
+    """``entries`` in the order of ``names`` (volume names; check_runner made them a permutation).
+    The order is part of the pod template, so of its hash: a list in another order than the
+    live one is a new ReplicaSet, i.e. every runner restarted."""
+    if names is None:
+        return entries
+    by_name = {entry["name"]: entry for entry in entries}
+    return [by_name[name] for name in names]
 
 
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"

@@ -13,6 +13,14 @@ Manifest = dict[str, Any]
 SKIP_AWAIT = "pulumi.com/skipAwait"
 
 
+def object_id(manifest: Manifest) -> str:
+    """What makes an object one object to the API server: kind, namespace and name."""
+    meta = manifest.get("metadata") or {}
+    namespace = meta.get("namespace", "")
+    where = f"{namespace}/" if namespace else ""
+    return f"{manifest.get('kind', '?')} {where}{meta.get('name', '?')}"
+
+
 def object_metadata(
     name: str, namespace: str, labels: dict[str, str] | None = None
 ) -> dict[str, Any]:

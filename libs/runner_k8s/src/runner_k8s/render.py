@@ -7,6 +7,7 @@ resolves a runner stack's StackReference from the shared stack's own config in t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import yaml
 from .config import RunnerStackConfig, load_runner_stack, load_shared, shared_home_warnings
 from .errors import ConfigError, yaml_problem
 from .manifests import runner_manifests
-from .objects import Manifest
+from .objects import Manifest, object_id
 from .shared_objects import shared_manifests
 from .stackfile import load_stack_config, project_name
 from .stacks import FLEET_PROJECTS, KUBERNETES_STACKS, SHARED_PROJECT
@@ -76,7 +77,7 @@ def render_stacks(
     stack_dirs: Iterable[Path], stack: str, warnings: list[str] | None = None
 ) -> list[Manifest]:
     manifests: list[Manifest] = []
-    owners: dict[tuple[str, str, str], str] = {}
+    owners: dict[str, str] = {}
     for stack_dir in stack_dirs:
         where = str(stack_dir / f"Pulumi.{stack}.yaml")
         found: list[str] = []
@@ -87,14 +88,12 @@ def render_stacks(
                 [p if p.startswith(where) else f"{where}: {p}" for p in exc.problems]
             ) from None
         for manifest in rendered:
-            meta = manifest["metadata"]
-            key = (manifest["kind"], meta.get("namespace", ""), meta["name"])
+            key = object_id(manifest)
             if key in owners:
-                # Two stacks would fight over one object, each undoing the other's `up`.
+                # Two stacks would fight over one object, each `up` undoing the other's.
                 raise ConfigError.at(
                     where,
-                    f"{key[0]} {key[2]} is also created by {owners[key]}; give each fleet its "
-                    "own runner.name",
+                    f"{key} is also created by {owners[key]}; give each fleet its own runner.name",
                 )
             owners[key] = where
         manifests += rendered
@@ -141,52 +140,83 @@ def object_file_name(manifest: Manifest) -> str:
     return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
 
 
+@dataclass(frozen=True)
+class Located:
+    """An object read from a file, and where: ``live.yaml, document 2, items[0]``."""
+
+    manifest: Manifest
+    where: str
+
+
 def load_manifests(path: Path) -> list[Manifest]:
-    return [manifest for _where, manifest in load_located_manifests(path)]
+    return [found.manifest for found in read_manifests(path)]
 
 
-def load_located_manifests(path: Path) -> list[tuple[str, Manifest]]:
-    """Every Kubernetes object in a YAML file, with where it stands (``FILE#N``: its document,
-    or ``FILE#N.items[I]`` inside a List such as ``kubectl get -o yaml`` prints). Anything that is
-    not a Kubernetes object is bad input, not an empty or drifting file."""
+def read_manifests(path: Path) -> list[Located]:
+    """Every Kubernetes object in a YAML file (a `kubectl get -o yaml` List is unpacked). Input
+    that holds none, or anything that is not an object, is refused with one line naming the file
+    and document: a diff against it would otherwise report drift that is not there."""
     try:
-        documents = list(yaml.safe_load_all(path.read_text()))
+        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     except OSError as exc:
-        raise ConfigError.at(str(path), f"cannot be read: {exc.strerror}") from None
+        raise ConfigError.at(str(path), f"cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ConfigError.at(str(path), "is not a text file") from None
+        raise ConfigError.at(str(path), "is not a text (UTF-8) file") from None
     except yaml.YAMLError as exc:
-        raise ConfigError.at(str(path), yaml_problem(exc)) from None
-    found: list[tuple[str, Manifest]] = []
-    for index, document in enumerate(documents):
-        if document is None:
-            continue  # an empty document (a trailing `---`)
-        where = f"{path}#{index}"
+        raise ConfigError.at(str(path), f"is not valid YAML: {yaml_problem(exc)}") from None
+    except RecursionError:
+        raise ConfigError.at(str(path), "is not valid YAML: nested too deeply") from None
+    found: list[Located] = []
+    for index, document in enumerate(documents, start=1):
+        where = f"{path}, document {index}"
+        if document is None:  # an empty document, e.g. after a trailing `---`
+            continue
         if isinstance(document, dict) and _is_list(document):
-            items = document.get("items") or []
+            items = document["items"]
             if not isinstance(items, list):
-                raise ConfigError.at(where, "items must be a list of Kubernetes objects")
-            found += [(f"{where}.items[{i}]", item) for i, item in enumerate(items)]
+                raise ConfigError.at(where, f"{document['kind']}: items must be a list")
+            found += [_located(item, f"{where}, items[{i}]") for i, item in enumerate(items)]
         else:
-            found.append((where, document))
-    for where, obj in found:
-        problem = _not_an_object(obj)
-        if problem:
-            raise ConfigError.at(where, problem)
+            found.append(_located(document, where))
     if not found:
-        raise ConfigError.at(str(path), "holds no Kubernetes object")
+        raise ConfigError.at(str(path), "holds no Kubernetes objects")
     return found
 
 
-def _not_an_object(obj: Any) -> str | None:
-    if not isinstance(obj, dict):
-        return f"is a YAML {type(obj).__name__}, not a Kubernetes object (a mapping)"
-    metadata = obj.get("metadata")
-    if not isinstance(obj.get("kind"), str) or not isinstance(metadata, dict):
-        return "is not a Kubernetes object (no kind or metadata)"
-    if not isinstance(metadata.get("name"), str):
-        return "is not a Kubernetes object (no metadata.name)"
-    return None
+def _located(document: Any, where: str) -> Located:
+    if not isinstance(document, dict):
+        shape = "a list" if isinstance(document, list) else f"the scalar {_short(document)}"
+        raise ConfigError.at(where, f"is {shape}, not a Kubernetes object (a mapping)")
+    kind = document.get("kind")
+    metadata = document.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError.at(where, "is not a Kubernetes object: it has no kind")
+    if not isinstance(name, str) or not name:
+        raise ConfigError.at(where, f"{kind} is not a Kubernetes object: it has no metadata.name")
+    namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+    if namespace is not None and not isinstance(namespace, str):
+        raise ConfigError.at(where, f"{kind} {name}: metadata.namespace must be a string")
+    return Located(document, where)
+
+
+def check_unique(objects: Iterable[Located]) -> list[str]:
+    """The same object twice among the inputs: which copy counts would depend on argument
+    order, so the diff refuses to choose."""
+    first: dict[str, str] = {}
+    problems = []
+    for found in objects:
+        key = object_id(found.manifest)
+        if key in first:
+            problems.append(f"{found.where}: {key} again (also in {first[key]})")
+        else:
+            first[key] = found.where
+    return problems
+
+
+def _short(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_list(document: dict[str, Any]) -> bool:

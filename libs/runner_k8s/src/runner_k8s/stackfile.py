@@ -83,7 +83,7 @@ def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError.at(str(path), yaml_problem(exc)) from None
+        raise ConfigError.at(str(path), f"is not valid YAML: {yaml_problem(exc)}") from None
     raw = data.get("config") or {}
     if not isinstance(raw, dict):
         raise ConfigError.at(f"{path}: config", "must be a mapping of keys to values")
