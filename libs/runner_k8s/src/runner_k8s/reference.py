@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from .config import RunnerStackConfig, SharedConfig
 from .stacks import BOOTSTRAP_STACK, FLEET_STACKS, SHARED_STACK, StackProject
@@ -155,6 +156,16 @@ def config_schema(project: str) -> dict[str, Any]:
     defs: dict[str, Any] = model_schema.pop("$defs", {})
     defs[SECURE_DEF] = SECURE_VALUE_SCHEMA
     keys: dict[str, Any] = dict(model_schema["properties"])
+    for name, field in spec.model.model_fields.items():
+        # pydantic leaves a default_factory's value out of the schema; editors should see it.
+        key = field.alias or name
+        if field.default_factory is not None and "default" not in keys[key]:
+            keys[key] = {
+                **keys[key],
+                "default": to_jsonable_python(
+                    field.get_default(call_default_factory=True, validated_data={})
+                ),
+            }
     for key in spec.secret_only:
         keys[key] = _secure_only(keys[key].get("description", ""))
     if spec.secret_provider and _PROVIDER_DEF in defs:
@@ -295,7 +306,7 @@ def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     texts = []
     for option in _options(schema, defs):
         if "enum" in option:
-            texts.append(" \\| ".join(f"`{json.dumps(v)}`" for v in option["enum"]))
+            texts.append(" | ".join(f"`{json.dumps(v)}`" for v in option["enum"]))
             continue
         if "const" in option:
             texts.append(f"`{json.dumps(option['const'])}`")
