@@ -99,6 +99,17 @@ def test_schema_command_prints_the_committed_schema(capsys: pytest.CaptureFixtur
     assert "gh-runner-shared" in capsys.readouterr().err
 
 
+def test_schema_command_defaults_to_the_project_it_stands_in(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO / BOOTSTRAP_STACK.directory)
+    assert main(["schema"]) == 0
+    assert capsys.readouterr().out == schema_text(BOOTSTRAP_STACK.project)
+    monkeypatch.chdir(REPO)
+    assert main(["schema"]) == 2  # no Pulumi.yaml here: name a project
+    assert "name one of" in capsys.readouterr().err
+
+
 def test_reference_lists_every_key_of_a_dev_stack() -> None:
     text = (REPO / REFERENCE_FILE).read_text()
     for key in (
