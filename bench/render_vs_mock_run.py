@@ -1,7 +1,7 @@
 """Measure, side by side in one process, the two offline views of the dev stacks:
 
 - the pure render (`gh-runner render`: config -> model -> manifests), and
-- the mock run (`gh-runner render --format resources`, and the tests: each real __main__.py
+- the mock run (`gh-runner mock-run`, and the tests: each real __main__.py
   under Pulumi mocks; a runner stack also runs its shared stack to answer the StackReference).
 
 Both in-process (the work itself) and as the operator runs them (the `gh-runner` command, start-up
@@ -41,10 +41,10 @@ def cli_render() -> None:
     subprocess.run([GH_RUNNER, "render"], cwd=REPO, check=True, capture_output=True)
 
 
-def cli_resources() -> None:
+def cli_mock_run() -> None:
     dirs = [str(d) for d in STACK_DIRS]
     subprocess.run(
-        [GH_RUNNER, "render", "--format", "resources", *dirs],
+        [GH_RUNNER, "mock-run", *dirs],
         cwd=REPO,
         check=True,
         capture_output=True,
@@ -73,7 +73,7 @@ def main() -> None:
         "pure render, in-process": timed(pure_render, rounds),
         "programs under mocks, in-process": timed(mock_runs, rounds),
         "`gh-runner render`": timed(cli_render, rounds),
-        "`gh-runner render --format resources`": timed(cli_resources, rounds),
+        "`gh-runner mock-run`": timed(cli_mock_run, rounds),
     }
     print(f"| view of the 3 dev stacks | median of {rounds} | min |")
     print("| --- | --- | --- |")

@@ -35,7 +35,7 @@ def _without_docstring(source: str) -> str:
 
 
 def test_fleet_programs_differ_only_in_their_docstring(repo: Path) -> None:
-    # A fleet is config, not code: README "Adding a fleet" copies a program unchanged.
+    # A fleet is config, not code: docs/development.md "Adding a fleet" copies a program unchanged.
     programs = {
         s.directory: _without_docstring((repo / s.directory / "__main__.py").read_text())
         for s in FLEET_STACKS

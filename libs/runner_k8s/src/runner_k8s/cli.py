@@ -137,6 +137,40 @@ def _status(args: argparse.Namespace) -> int:
     return run(args, _stack_dirs(args.stack_dirs))
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from .reference import PROJECTS, schema_path, schema_text
+    from .stackfile import project_name
+
+    if args.project is not None:
+        projects = [args.project]
+    elif args.out is not None:
+        projects = list(PROJECTS)
+    elif (Path.cwd() / "Pulumi.yaml").is_file():
+        projects = [project_name(Path.cwd())]  # the project of the stack directory we are in
+    else:
+        raise ConfigError.at("PROJECT", f"name one of {', '.join(PROJECTS)}")
+    unknown = [p for p in projects if p not in PROJECTS]
+    if unknown:
+        raise ConfigError.at(unknown[0], f"no schema; the projects are {', '.join(PROJECTS)}")
+    if args.out is None:
+        sys.stdout.write(schema_text(projects[0]))
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for project in projects:
+        path = out / Path(schema_path(project)).name
+        path.write_text(schema_text(project))
+        print(path)
+    return 0
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from .reference import reference_markdown
+
+    sys.stdout.write(reference_markdown())
+    return 0
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not value >= 0:  # also refuses nan
@@ -248,6 +282,29 @@ def parser() -> argparse.ArgumentParser:
     )
     status.add_argument("stack_dirs", nargs="*", metavar="STACK_DIR")
     status.set_defaults(handler=_status)
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of a project's Pulumi.<stack>.yaml",
+        description="Print the JSON Schema of a stack file of PROJECT (default: the project of "
+        "the Pulumi.yaml in the current directory), for editors and CI outside this repository. "
+        "The repository's copies are schemas/*.schema.json.",
+    )
+    schema.add_argument("project", nargs="?", metavar="PROJECT")
+    schema.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write PROJECT.schema.json (every project's, without PROJECT) into DIR",
+    )
+    schema.set_defaults(handler=_schema)
+
+    reference = commands.add_parser(
+        "reference",
+        help="print the configuration reference (docs/configuration.md)",
+        description="Print, as Markdown, every key of every stack file with its type, default, "
+        "allowed values and whether it may be secret, from the config models.",
+    )
+    reference.set_defaults(handler=_reference)
     return top
 
 

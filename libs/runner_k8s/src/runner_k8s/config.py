@@ -52,20 +52,44 @@ class ProviderConfig(Model):
     """Options of the explicit ``kubernetes.Provider`` each stack creates."""
 
     context: str | None = None
+    """kubeconfig context the stack's `kubernetes.Provider` uses (its `context`); unset: the
+    kubeconfig's current context. May be set with `--secret`.
+    """
     kubeconfig: str | None = None
+    """Path to, or content of, the kubeconfig (the provider's `kubeconfig`, always stored as a
+    Pulumi secret); unset: `$KUBECONFIG` or `~/.kube/config`. May be set with `--secret`, since a
+    kubeconfig can carry credentials.
+    """
     # pulumi-kubernetes >= 4.29 fails with AlreadyExists on create; upsert adopts what kubectl made.
     upsert_existing_objects: bool = True
+    """The provider's `upsertExistingObjects`: a create that meets an existing object takes it over
+    by server-side apply instead of failing with AlreadyExists (the default since
+    pulumi-kubernetes 4.29). `true` by default so the first `pulumi up` adopts what kubectl made.
+    """
     # Update the named ConfigMap in place instead of delete-then-create (the name is fixed).
     enable_config_map_mutable: bool = True
+    """The provider's `enableConfigMapMutable`: update a ConfigMap in place instead of replacing it
+    (delete, then create), which with a fixed name would briefly remove the codex config file.
+    """
     # Leave objects in the cluster when Pulumi deletes them (hand the fleet back to kubectl).
     retain_on_delete: bool = False
+    """Pulumi's `retainOnDelete` on every object: `pulumi destroy` (or a removal) forgets the object
+    and leaves it in the cluster, to hand a fleet back to kubectl.
+    """
     # Test-only: write the objects as YAML files into this directory instead of applying them
     # (the engine tier runs the real CLI and provider with no cluster).
     render_yaml_to_directory: str | None = None
+    """Test-only (the engine tier): the provider's `renderYamlToDirectory`, writing each object as a
+    YAML file into this directory instead of applying it.
+    """
     # Test-only: annotate every object `pulumi.com/skipAwait`, for API servers with no controllers
     # or kubelet, where a Deployment never becomes ready. Never for a real cluster: Pulumi would
     # then report a broken rollout as a success.
     skip_await: bool = False
+    """Test-only (the cluster tier): annotate every object `pulumi.com/skipAwait`, for an API server
+    with no controllers or kubelet. Never on a real cluster: a broken rollout would be reported
+    as a success.
+    """
 
 
 # --- the shared stack --------------------------------------------------------------------------
@@ -73,25 +97,53 @@ class ProviderConfig(Model):
 
 class SecretKeyRef(Model):
     name: DnsSubdomain
+    """Name of the Secret (DNS-1123 subdomain); becomes `valueFrom.secretKeyRef.name` of the
+    runner's env var.
+    """
     key: DataKey
+    """Data key inside that Secret; becomes `valueFrom.secretKeyRef.key`."""
 
 
 class SecretRefs(Model):
     """The existing Secrets the runners read; managed elsewhere, only referenced here."""
 
     github_url: SecretKeyRef = SecretKeyRef(name="github-runner-config", key="github-url")
+    """Where runners read `GITHUB_URL` (the repository or organization they register with), unless
+    `githubRepo` is set.
+    """
     github_pat: SecretKeyRef = SecretKeyRef(name="github-runner-config", key="github-pat")
+    """Where runners read `GITHUB_PAT`, the token that registers them, unless `githubToken` is set.
+    """
     mcp_token: SecretKeyRef = SecretKeyRef(name="github-mcp-credentials", key="github-pat")
+    """Where runners read `GITHUB_TOKEN`, the token of the GitHub MCP server the codex config talks
+    to.
+    """
     # The Secret the shared stack creates itself when `githubToken` is set.
     managed_token: SecretKeyRef = SecretKeyRef(name="gh-runner-github-token", key="github-pat")
+    """Name and key of the Secret this stack creates from `githubToken` (only then); runners then
+    read `GITHUB_PAT` from it.
+    """
 
 
 class CodexConfig(Model):
     enabled: bool = True
+    """Create the codex ConfigMap. `false`: no ConfigMap, and a runner with `codexConfigMount` is
+    refused.
+    """
     name: DnsSubdomain = "codex-config-gh-runner"
+    """`metadata.name` of the ConfigMap; fixed (not auto-named) so the first `pulumi up` adopts the
+    existing one.
+    """
     key: DataKey = "config.toml"
+    """The ConfigMap's `data` key the file is stored under; a runner's `codexConfigMount.key` must
+    name it.
+    """
     # Kept verbatim: it is the Codex CLI's own file, not ours to reformat.
     config_toml: TomlText | None = None
+    """The Codex CLI `config.toml`, stored verbatim in the ConfigMap's `data`; must parse as TOML;
+    required when `enabled`. Its in-cluster `[mcp_servers.*]` URLs feed the default
+    `networkPolicy.inClusterServices`.
+    """
 
     @model_validator(mode="after")
     def _toml_when_enabled(self) -> CodexConfig:
@@ -102,14 +154,35 @@ class CodexConfig(Model):
 
 class SharedConfig(Model):
     namespace: DnsLabel = "my-reforge-ai"
+    """Namespace of every object of every stack (DNS-1123 label); runner stacks take it from this
+    stack's `wiring`. It must already exist: gh-runner never creates or deletes it.
+    """
     github_repo: Annotated[str, Field(pattern=GITHUB_REPO.pattern)] | None = None
+    """`OWNER/REPO`. When set, runners get `GITHUB_URL` as a plain env value
+    (`<githubUrl>/<githubRepo>`) instead of from `secretRefs.githubUrl`.
+    """
     github_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = (
         "https://github.com"
     )
+    """Base URL of GitHub (or GitHub Enterprise), `http(s)://host[/path]`; only with `githubRepo`.
+    """
     github_token: SecretStr | None = None
+    """Registration token (a GitHub PAT), Pulumi secret only (`pulumi config set --secret
+    githubToken`); plaintext is refused. When set, this stack creates the Secret
+    `secretRefs.managedToken` from it and runners read `GITHUB_PAT` there.
+    """
     secret_refs: SecretRefs = SecretRefs()
+    """The existing Secrets the runners read, each `{name, key}`; managed outside gh-runner, only
+    referenced.
+    """
     codex_config: CodexConfig = CodexConfig(enabled=False)
+    """The Codex CLI config, one ConfigMap mounted into the runners that ask for it
+    (`runner.codexConfigMount`). Unset: disabled.
+    """
     provider: ProviderConfig = ProviderConfig()
+    """The stack's explicit Kubernetes provider; may be set with `--secret` (a kubeconfig can carry
+    credentials).
+    """
 
 
 # --- the runner stacks -------------------------------------------------------------------------
@@ -117,40 +190,72 @@ class SharedConfig(Model):
 
 class PvcMount(Model):
     name: DnsLabel
+    """Volume name in the pod (`volumes[].name`, `volumeMounts[].name`), unique within the pod."""
     claim_name: DnsSubdomain
+    """An existing PersistentVolumeClaim (`persistentVolumeClaim.claimName`); gh-runner never
+    creates it.
+    """
     mount_path: AbsolutePath
+    """Absolute path in the runner container (`volumeMounts[].mountPath`), unique within the pod."""
     read_only: bool = False
+    """Mount read-only (`readOnly` on the mount and on the claim reference)."""
 
 
 class WorkVolume(Model):
     name: DnsLabel = "work"
+    """Volume name of the scratch emptyDir."""
     mount_path: AbsolutePath = "/actions-runner/_work"
+    """Where jobs work (`volumeMounts[].mountPath`); the image's `_work` directory by default."""
     size_limit: Quantity | None = None
+    """`emptyDir.sizeLimit`, a Kubernetes quantity such as `20Gi`; unset: no limit (the kubelet
+    evicts on node disk pressure).
+    """
 
 
 class CodexConfigMount(Model):
     volume_name: DnsLabel = "codex-config-volume"
+    """Volume name of the ConfigMap volume in the pod."""
     mount_path: AbsolutePath = "/home/runner/.codex/config.toml"
+    """Absolute path of the file (`volumeMounts[].mountPath` with `subPath`); a `subPath` mount is
+    never refreshed in a running pod, see `rolloutOnConfigChange`.
+    """
     key: DataKey = "config.toml"
+    """The shared ConfigMap's data key mounted as the file (`subPath`); must equal the shared
+    stack's `codexConfig.key`.
+    """
 
 
 class KeyToPath(Model):
     key: DataKey
+    """Data key of the Secret (`items[].key`)."""
     path: str
+    """Relative file path under the mount (`items[].path`)."""
 
 
 class SecretMount(Model):
     name: DnsLabel
+    """Volume name in the pod, unique within the pod."""
     secret_name: DnsSubdomain
+    """An existing Secret (`secret.secretName`); gh-runner never creates it."""
     mount_path: AbsolutePath
+    """Absolute directory in the runner container, unique within the pod."""
     read_only: bool = True
+    """Mount read-only (`volumeMounts[].readOnly`)."""
     items: list[KeyToPath] | None = None
+    """Only these keys, each as its own file (`secret.items`); unset: every key of the Secret."""
     default_mode: Annotated[int, Field(ge=0, le=0o777)] | None = None
+    """File mode of the files (`secret.defaultMode`), 0 to 0o777 (YAML 0o400 or 256); unset:
+    Kubernetes' 0644.
+    """
 
 
 class Resources(Model):
     requests: dict[str, Quantity] = {"cpu": "0.5", "memory": "1Gi"}
+    """Container `resources.requests`, resource name to quantity (`cpu: "0.5"`, `memory: 1Gi`); each
+    must not exceed its limit.
+    """
     limits: dict[str, Quantity] = {"cpu": "2", "memory": "4Gi"}
+    """Container `resources.limits`, resource name to quantity."""
 
 
 class SecurityContext(Model):
@@ -158,23 +263,41 @@ class SecurityContext(Model):
     the dropped capabilities are always enforced, whatever the config says."""
 
     run_as_user: Annotated[int, Field(ge=1)] = 1001
+    """Pod `securityContext.runAsUser`, at least 1 (`runAsNonRoot` is always set); 1001 is the
+    runner image's user.
+    """
     run_as_group: Annotated[int, Field(ge=0)] | None = None
+    """Pod `securityContext.runAsGroup`; unset: the image's group."""
     fs_group: Annotated[int, Field(ge=0)] = 1001
+    """Pod `securityContext.fsGroup`: group that owns the mounted volumes, so the runner user can
+    write its home claim.
+    """
 
 
 class Toleration(Model):
     key: str | None = None
+    """`tolerations[].key`: the taint key; unset with `Exists` tolerates every taint."""
     operator: Literal["Exists", "Equal"] | None = None
+    """`tolerations[].operator`; unset: Kubernetes' `Equal`."""
     value: str | None = None
+    """`tolerations[].value`, for `Equal`."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """`tolerations[].effect`; unset: every effect."""
     toleration_seconds: int | None = None
+    """`tolerations[].tolerationSeconds`, for `NoExecute`: how long the pod stays once tainted."""
 
 
 class Affinity(Model):
     # Passed through as written (Kubernetes camelCase); checked against the API schema in tests.
     node_affinity: dict[str, Any] | None = None
+    """Pod `affinity.nodeAffinity`, in Kubernetes shape, passed through."""
     pod_affinity: dict[str, Any] | None = None
+    """Pod `affinity.podAffinity`, in Kubernetes shape; `homeVolume.colocate` appends its own term.
+    """
     pod_anti_affinity: dict[str, Any] | None = None
+    """Pod `affinity.podAntiAffinity`, in Kubernetes shape. A required anti-affinity to the fleet's
+    own pods contradicts `homeVolume.colocate`.
+    """
 
 
 class InClusterService(Model):
@@ -182,28 +305,53 @@ class InClusterService(Model):
     container port (Service IPs are translated to pod IPs before policy applies)."""
 
     pod_selector: Annotated[dict[str, str], Field(min_length=1)]  # matchLabels
+    """`matchLabels` of the pods behind the Service (a NetworkPolicy selects pods, not Services); at
+    least one label.
+    """
     port: Port
+    """The pods' container port (not the Service port), 1 to 65535."""
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    """Protocol of that port."""
     namespace: DnsLabel | None = None  # None: the runner's own namespace
+    """Namespace of those pods (a `namespaceSelector` on `kubernetes.io/metadata.name`); unset: the
+    runner's own namespace.
+    """
 
 
 class EgressRule(Model):
     # One NetworkPolicyEgressRule, passed through in Kubernetes shape (checked against the API
     # schema in tests). An absent `to` or `ports` means "any", as in Kubernetes.
     to: list[dict[str, Any]] | None = None
+    """`egress[].to` peers (`ipBlock`, `podSelector`, `namespaceSelector`), Kubernetes shape; unset:
+    any destination.
+    """
     ports: list[dict[str, Any]] | None = None
+    """`egress[].ports` (`{protocol, port, endPort}`), Kubernetes shape; unset: any port."""
 
 
 class NetworkPolicyConfig(Model):
     """Egress lock-down of one fleet: DNS, HTTPS to the internet, and named in-cluster services."""
 
     enabled: bool = False
+    """Create the NetworkPolicy: ingress denied, egress only to cluster DNS, TCP 443 on the internet
+    and the listed in-cluster services. Only enforced where the cluster enforces NetworkPolicy.
+    """
     name: DnsSubdomain | None = None  # None: <runner name>-egress
+    """`metadata.name` of the NetworkPolicy; unset: `<runner.name>-egress`."""
     # Cut out of the internet rule, with the node metadata server.
     private_ranges: list[Ipv4Cidr] = list(PRIVATE_RANGES)
+    """IPv4 CIDRs cut out of the internet rule (`ipBlock.except`, with the metadata server
+    169.254.169.254/32); default RFC 1918. Add every cluster or VPC range outside it.
+    """
     # None: the in-cluster MCP services the mounted codex config names (none without the mount).
     in_cluster_services: list[InClusterService] | None = None
+    """In-cluster destinations allowed; unset: the in-cluster MCP servers the mounted codex config
+    names (none without `codexConfigMount`); `[]`: none.
+    """
     extra_egress: list[EgressRule] = []
+    """More `egress` rules appended as written (`{to, ports}`), for what workflows need beyond
+    HTTPS.
+    """
 
 
 class HomeSharing(Model):
@@ -212,45 +360,100 @@ class HomeSharing(Model):
     # A required pod affinity on kubernetes.io/hostname to this fleet's own pods: every replica
     # lands on the node that holds the (ReadWriteOnce) disk.
     colocate: bool = False
+    """Add a required pod affinity on `kubernetes.io/hostname` to the fleet's own pods: every
+    replica (rollout surge pods included) on the node that holds the ReadWriteOnce disk.
+    """
     # A statement about the claims, which live outside gh-runner: ReadWriteMany (e.g. Filestore)
     # may be mounted from several nodes at once.
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
+    """What the home claims are (gh-runner cannot check it): `ReadWriteMany` (e.g. Filestore) may be
+    mounted from several nodes and silences the shared-home warning.
+    """
 
 
 class RunnerConfig(Model):
     name: DnsLabel
+    """The fleet's name (DNS-1123 label): Deployment `metadata.name`, its `app` label and selector.
+    """
     image: Image
+    """Container `image`, pinned: a tag other than `latest` (the runner version is read from its
+    leading `X.Y.Z`) or a digest `@sha256:...`.
+    """
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "Always"
+    """Container `imagePullPolicy`."""
     replicas: Annotated[int, Field(strict=True, ge=0)] = 2
+    """Deployment `spec.replicas`, an integer >= 0; 0 parks the fleet."""
     labels: list[RunnerLabel] = []
+    """Custom runner labels, joined with `,` into `RUNNER_LABELS`; no commas, whitespace or
+    case-insensitive duplicates, not `self-hosted` (GitHub adds it).
+    """
     # The oldest runner the image may carry (checked against the version in the image tag).
     min_runner_version: RunnerVersionText | None = None
+    """`X.Y.Z`: refuse an image whose tag names an older runner version, or none (a digest-pinned
+    image is trusted).
+    """
     ephemeral: bool = True
+    """`RUNNER_EPHEMERAL=1`: one job per runner registration."""
     replace_existing: bool = True
+    """`RUNNER_REPLACE=1`: replace a registered runner of the same name."""
     disable_updates: bool = True
+    """`RUNNER_DISABLE_UPDATES=1`: the runner never updates itself (the image pins its version)."""
     workdir: Annotated[str, Field(min_length=1)] = "_work"
+    """`RUNNER_WORKDIR`, the runner's work directory."""
     env: dict[Annotated[str, Field(pattern=ENV_NAME.pattern)], str] = {}
+    """Extra plain env vars of the container, `NAME: value`, appended after gh-runner's own (which
+    they may not shadow). Never a secret: mount a Secret instead.
+    """
     # None means "the default home volume": claim <name>-home mounted at /home/runner.
     pvc_mounts: list[PvcMount] | None = None
+    """Home volumes: existing PersistentVolumeClaims mounted into the runner. Unset: one claim
+    `<name>-home` at `/home/runner`.
+    """
     # The sharing policy of the claims above; its key says "homeVolume" for history's sake.
     home_sharing: HomeSharing = Field(default=HomeSharing(), alias="homeVolume")
+    """How several replicas share the `pvcMounts` claims (key `homeVolume`); unset: ReadWriteOnce,
+    not colocated, which warns when `replicas > 1`.
+    """
     work_volume: WorkVolume = WorkVolume()
+    """The jobs' scratch space: an emptyDir, wiped with the pod."""
     codex_config_mount: CodexConfigMount | None = None
+    """Mount the shared stack's codex ConfigMap as one file (`subPath`); `null`: not mounted."""
     secret_mounts: list[SecretMount] = []
+    """Existing Secrets mounted as files (the way to give jobs a credential)."""
     volume_order: list[DnsLabel] | None = None
-    """The pod's volumes by name, in this order; unset: home, work, codex config, secrets."""
+    """Pod `volumes` order, by volume name, each volume exactly once; unset: home volumes, work,
+    codex config, secret mounts. Feeds the pod-template hash: a new order restarts every runner.
+    """
     mount_order: list[DnsLabel] | None = None
-    """The container's volumeMounts by volume name, in this order; unset: that same default."""
+    """Container `volumeMounts` order, by volume name, each exactly once; unset: the default order
+    above. Feeds the pod-template hash too.
+    """
     resources: Resources = Resources()
+    """Container `resources`."""
     security_context: SecurityContext = SecurityContext()
+    """The pod's user and group ids; `runAsNonRoot`, seccomp `RuntimeDefault`, no privilege
+    escalation and all capabilities dropped are always set.
+    """
     node_selector: dict[str, str] = {}
+    """Pod `nodeSelector`, e.g. `{cloud.google.com/gke-nodepool: runners}`."""
     tolerations: list[Toleration] = []
+    """Pod `tolerations`."""
     affinity: Affinity | None = None
+    """Pod `affinity`; `null`: none (apart from `homeVolume.colocate`)."""
     termination_grace_period_seconds: Annotated[int, Field(strict=True, ge=0)] | None = None
+    """Pod `terminationGracePeriodSeconds`: how long a running job gets after SIGTERM on a rollout
+    or scale-down; `null`: Kubernetes' 30.
+    """
     pod_annotations: dict[str, str] = {}
+    """Extra pod-template annotations; the `gh-runner/` prefix is reserved."""
     network_policy: NetworkPolicyConfig = NetworkPolicyConfig()
+    """Egress lock-down of this fleet: a NetworkPolicy selecting its pods."""
     # Digests of the shared payloads this fleet reads, as pod annotations: an edit rolls it.
     rollout_on_config_change: bool = False
+    """Annotate the pod template with digests of what the fleet reads from the shared stack
+    (`gh-runner/codex-config-sha256`, `gh-runner/github-token-sha256`), so a TOML edit or a token
+    rotation rolls the fleet at its next `pulumi up`.
+    """
 
     @property
     def selector_labels(self) -> dict[str, str]:
@@ -276,8 +479,14 @@ class RunnerConfig(Model):
 
 class RunnerStackConfig(Model):
     shared_stack: Annotated[str, Field(pattern=STACK_REF.pattern)] | None = None
+    """Full name `org/project/stack` of the shared stack whose `wiring` output (StackReference)
+    gives the namespace, Secret wiring and ConfigMap; unset: `organization/gh-runner-shared/<this
+    stack's name>`.
+    """
     provider: ProviderConfig = ProviderConfig()
+    """The stack's explicit Kubernetes provider; may be set with `--secret`."""
     runner: RunnerConfig
+    """The fleet: one Deployment (and, when enabled, its NetworkPolicy)."""
 
     def shared_stack_name(self, stack: str) -> str:
         return self.shared_stack or f"organization/{SHARED_PROJECT}/{stack}"

@@ -121,7 +121,8 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 DataKey = Annotated[str, AfterValidator(_config_key)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
-Quantity = Annotated[str, BeforeValidator(_quantity)]
+# The input type tells the JSON Schema what YAML may hold (`cpu: 2` as well as `cpu: "2"`).
+Quantity = Annotated[str, BeforeValidator(_quantity, json_schema_input_type=str | int | float)]
 Image = Annotated[str, AfterValidator(_image)]
 RunnerLabel = Annotated[str, AfterValidator(_runner_label)]
 Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
@@ -138,6 +139,9 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
+        # The docstring under each field is its description: the one source of the generated
+        # reference (docs/configuration.md) and of the stack files' JSON Schemas.
+        use_attribute_docstrings=True,
     )
 
 

@@ -1,7 +1,8 @@
 """The stack projects of this repository: the one list every tool and test walks.
 
-Adding a fleet is one line here and one directory under ``stacks/`` (see the README, "Adding a
-fleet"); the render, the CLI's defaults, the mock runs and the real-engine tiers all follow.
+Adding a fleet is one line here and one directory under ``stacks/`` (see docs/development.md,
+"Adding a fleet"); the render, the CLI's defaults, the mock runs, the real-engine tiers and the
+JSON Schemas all follow.
 """
 
 from __future__ import annotations

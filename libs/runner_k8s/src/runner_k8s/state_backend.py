@@ -170,51 +170,93 @@ class NoncurrentVersions(Model):
 
     # ...it has this many newer versions (the live one included).
     newer_versions: Annotated[int, Field(strict=True, ge=1)] = 20
+    """Delete a noncurrent state version once it has this many newer versions, the live one included
+    (lifecycle `numNewerVersions`); at least 1.
+    """
     # ...it has been noncurrent for this many days.
     days: Annotated[int, Field(strict=True, ge=1)] = 30
+    """...or once it has been noncurrent this many days (lifecycle `daysSinceNoncurrentTime`); at
+    least 1.
+    """
 
 
 class BucketSettings(Model):
     name: BucketName
+    """The state bucket's globally unique name; checked against the Cloud Storage naming rules and
+    fixed for good (a new name replaces the bucket).
+    """
     # Cloud Storage keeps deleted objects restorable for 7 to 90 days; 0 (off) is refused here.
     soft_delete_retention_days: Annotated[int, Field(strict=True, ge=7, le=90)] = 30
+    """Days a deleted or replaced object stays restorable (`softDeletePolicy`), 7 to 90."""
     noncurrent_versions: NoncurrentVersions = NoncurrentVersions()
+    """When an overwritten state version is deleted: once EITHER limit is reached (two lifecycle
+    rules).
+    """
 
 
 class KmsSettings(Model):
     # Unset: the KMS location of the bucket's location. Set: it must be that very location.
     location: Location | None = None
+    """Cloud KMS location of both key rings; unset: the bucket's location as Cloud KMS names it (EU
+    -> europe, US -> us, ASIA -> asia). Anything else is refused.
+    """
     # Both keys; Cloud KMS takes seconds with an 's' suffix and at least one day.
     rotation_period: RotationPeriod = "7776000s"
+    """`rotationPeriod` of both keys: seconds with an `s`, at least `86400s` (default 90 days)."""
 
 
 class CmekSettings(Model):
     enabled: bool = True
+    """Encrypt the bucket with its own KMS key (CMEK); `false`: Google-managed encryption, no CMEK
+    key ring or key.
+    """
     key_ring: KmsId = "gh-runner-state"
+    """Name of the key ring made for the CMEK key; must differ from `secrets.keyRing`."""
     key: KmsId = "gh-runner-state"
+    """Name of the bucket's default KMS key."""
 
 
 class SecretsKeySettings(Model):
     key_ring: KmsId = "gh-runner-secrets"
+    """Name of the key ring made for the secrets key."""
     key: KmsId = "gh-runner-secrets"
+    """Name of the key every gh-runner stack encrypts its secret config with (`gcpkms://` secrets
+    provider).
+    """
 
 
 class BootstrapSettings(Model):
     """The keys of ``Pulumi.<stack>.yaml`` in this project's namespace."""
 
     location: Location
+    """Cloud Storage location of the bucket: a region (`europe-west1`), a dual-region (`EUR4`) or a
+    multi-region (`EU`, `US`, `ASIA`).
+    """
     bucket: BucketSettings
+    """The state bucket: versioning, uniform bucket-level access and public access prevention always
+    on, `force_destroy` off, protected against deletion.
+    """
     kms: KmsSettings = KmsSettings()
+    """Cloud KMS settings shared by both keys."""
     cmek: CmekSettings = CmekSettings()
+    """Customer-managed encryption of the bucket."""
     secrets: SecretsKeySettings = SecretsKeySettings()
+    """The key ring and key of the gh-runner stacks' secrets provider."""
     automation_service_account: ServiceAccount
+    """E-mail (no `serviceAccount:` prefix) of the one identity meant to run `pulumi up` on the
+    gh-runner stacks: gets objectAdmin on the bucket and encrypter/decrypter on both keys.
+    """
     labels: Labels = Field(default_factory=lambda: {"app": "gh-runner", "managed-by": "pulumi"})
+    """Labels on the bucket and both keys: lowercase keys and values of at most 63 characters, at
+    most 64 labels.
+    """
 
 
 class BootstrapConfig(BootstrapSettings):
     """The settings plus ``gcp:project``, the project every resource of the stack lives in."""
 
     project: str
+    """The Google Cloud project of every resource, from `gcp:project`."""
 
     @property
     def kms_location(self) -> str:

@@ -1,0 +1,472 @@
+"""The config contract, written out from the settings models: a JSON Schema per stack project
+(``schemas/<project>.schema.json``) and the operator's reference (``docs/configuration.md``).
+
+The field docstrings of ``config`` and ``state_backend`` are the one source of every description;
+pydantic turns the models into JSON Schema and this module only wraps that schema in the shape of
+a whole ``Pulumi.<stack>.yaml``, the way ``stackfile`` reads one:
+
+- each project key both bare (``namespace``) and prefixed (``gh-runner-shared:namespace``);
+- ``{secure: ...}`` exactly where the loader accepts a secret: ``githubToken`` (and only as a
+  secret) and the string options of ``provider`` (a kubeconfig can carry credentials);
+- keys of another namespace only for the namespaces a stack can mean (``kubernetes:``/``pulumi:``
+  for the Kubernetes stacks, ``gcp:``/``pulumi:`` with a required ``gcp:project`` for the
+  bootstrap stack), so a misspelt project prefix is an unknown key rather than a silent no-op;
+- the top-level keys Pulumi writes itself (``secretsprovider``, ``encryptedkey``,
+  ``encryptionsalt``, ``environment``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+from .config import RunnerStackConfig, SharedConfig
+from .stacks import BOOTSTRAP_STACK, FLEET_STACKS, SHARED_STACK, StackProject
+from .state_backend import _PROJECT_ID, PROJECT_KEY, BootstrapSettings
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_DIR = "schemas"
+REFERENCE_FILE = "docs/configuration.md"
+SECURE_DEF = "SecureValue"
+_SECURE_REF = {"$ref": f"#/$defs/{SECURE_DEF}"}
+# The provider options a secret may hold: the loader hands a `secure:` value on as a marker
+# string, which only a string option takes (a secret boolean is refused).
+_PROVIDER_DEF = "ProviderConfig"
+
+
+@dataclass(frozen=True)
+class ProjectContract:
+    """What one stack project's ``Pulumi.<stack>.yaml`` may hold."""
+
+    stack: StackProject
+    model: type[BaseModel]
+    summary: str
+    # Keys whose value must be a secret (plaintext refused).
+    secret_only: tuple[str, ...] = ()
+    # Whether `provider`'s string options may be secret.
+    secret_provider: bool = False
+    # Namespaces other than the project's that a key may use, as `namespace:key`.
+    other_namespaces: tuple[str, ...] = ()
+    # Keys of other namespaces the program reads: {key: (JSON Schema, required)}.
+    namespaced_keys: tuple[tuple[str, dict[str, Any], bool], ...] = ()
+
+    @property
+    def project(self) -> str:
+        return self.stack.project
+
+
+_GCP_PROJECT_SCHEMA = {
+    "type": "string",
+    "pattern": _PROJECT_ID.pattern,
+    "description": "The Google Cloud project of the bucket, the key rings and every IAM grant "
+    "(`pulumi config set gcp:project PROJECT_ID`); also the pulumi-gcp provider's project.",
+}
+
+CONTRACTS: tuple[ProjectContract, ...] = (
+    ProjectContract(
+        SHARED_STACK,
+        SharedConfig,
+        "The namespace, the GitHub Secret wiring every runner reads, the codex ConfigMap and, "
+        "with `githubToken`, the registration Secret.",
+        secret_only=("githubToken",),
+        secret_provider=True,
+        other_namespaces=("kubernetes", "pulumi"),
+    ),
+    *(
+        ProjectContract(
+            fleet,
+            RunnerStackConfig,
+            f"One fleet of runners ({fleet.short_name}): its Deployment and, when enabled, its "
+            "egress NetworkPolicy.",
+            secret_provider=True,
+            other_namespaces=("kubernetes", "pulumi"),
+        )
+        for fleet in FLEET_STACKS
+    ),
+    ProjectContract(
+        BOOTSTRAP_STACK,
+        BootstrapSettings,
+        "The GCS state bucket and the Cloud KMS keys of every gh-runner stack.",
+        other_namespaces=("gcp", "pulumi"),
+        namespaced_keys=((PROJECT_KEY, _GCP_PROJECT_SCHEMA, True),),
+    ),
+)
+PROJECTS = tuple(c.project for c in CONTRACTS)
+
+
+def contract(project: str) -> ProjectContract:
+    for candidate in CONTRACTS:
+        if candidate.project == project:
+            return candidate
+    raise KeyError(project)
+
+
+# --- JSON Schema -------------------------------------------------------------------------------
+
+
+def _tidy(node: Any) -> Any:
+    """pydantic's schema, made fit for an editor: one-line descriptions, no generated titles, and
+    a map whose keys follow a pattern refuses the keys that do not (pydantic leaves them open)."""
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    tidy = {k: _tidy(v) for k, v in node.items() if k != "title"}
+    if isinstance(tidy.get("description"), str):
+        tidy["description"] = " ".join(tidy["description"].split())
+    if "patternProperties" in tidy and "additionalProperties" not in tidy:
+        tidy["additionalProperties"] = False
+    return tidy
+
+
+def _with_secure(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` that also takes a ``{secure: ...}`` value, when it takes a string."""
+    options = schema.get("anyOf", [schema])
+    if not any(option.get("type") == "string" for option in options):
+        return schema
+    described = {k: v for k, v in schema.items() if k not in ("anyOf", "type", "pattern")}
+    return {**described, "anyOf": [*options, _SECURE_REF]}
+
+
+SECURE_VALUE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A Pulumi secret: the ciphertext `pulumi config set --secret` writes.",
+    "properties": {"secure": {"type": "string", "minLength": 1}},
+    "required": ["secure"],
+    "additionalProperties": False,
+}
+
+
+def _secure_only(description: str) -> dict[str, Any]:
+    return {"$ref": f"#/$defs/{SECURE_DEF}", "description": description}
+
+
+def config_schema(project: str) -> dict[str, Any]:
+    """The ``config:`` map of a stack file of ``project``, with its ``$defs``."""
+    spec = contract(project)
+    model_schema = _tidy(
+        spec.model.model_json_schema(
+            by_alias=True, mode="validation", ref_template="#/$defs/{model}"
+        )
+    )
+    defs: dict[str, Any] = model_schema.pop("$defs", {})
+    defs[SECURE_DEF] = SECURE_VALUE_SCHEMA
+    keys: dict[str, Any] = dict(model_schema["properties"])
+    for name, field in spec.model.model_fields.items():
+        # pydantic leaves a default_factory's value out of the schema; editors should see it.
+        key = field.alias or name
+        if field.default_factory is not None and "default" not in keys[key]:
+            keys[key] = {
+                **keys[key],
+                "default": to_jsonable_python(
+                    field.get_default(call_default_factory=True, validated_data={})
+                ),
+            }
+    for key in spec.secret_only:
+        keys[key] = _secure_only(keys[key].get("description", ""))
+    if spec.secret_provider and _PROVIDER_DEF in defs:
+        provider = defs[_PROVIDER_DEF]
+        provider["properties"] = {k: _with_secure(v) for k, v in provider["properties"].items()}
+
+    properties: dict[str, Any] = {}
+    for key, schema in keys.items():
+        properties[key] = schema
+        properties[f"{project}:{key}"] = schema
+    # A required key may be written either way: one of the two spellings must be there.
+    required: list[dict[str, Any]] = [
+        {"anyOf": [{"required": [key]}, {"required": [f"{project}:{key}"]}]}
+        for key in model_schema.get("required", [])
+    ]
+    for key, schema, is_required in spec.namespaced_keys:
+        properties[key] = schema
+        if is_required:
+            required.append({"required": [key]})
+    namespaces = "|".join(spec.other_namespaces)
+    config: dict[str, Any] = {
+        "type": "object",
+        "description": f"Stack config of {project}: each key bare or as `{project}:KEY`.",
+        "properties": properties,
+        "patternProperties": {
+            f"^({namespaces}):[^:]+$": {
+                "description": "Config of another namespace (a provider's own settings). The "
+                "Kubernetes stacks create an explicit provider configured by `provider`, so "
+                "`kubernetes:` keys do not reach it."
+            }
+        },
+        "additionalProperties": False,
+    }
+    if required:
+        config["allOf"] = required
+    return {"config": config, "$defs": defs}
+
+
+def stack_file_schema(project: str) -> dict[str, Any]:
+    """The JSON Schema of a whole ``Pulumi.<stack>.yaml`` of ``project``."""
+    spec = contract(project)
+    parts = config_schema(project)
+    config = parts["config"]
+    has_required = "allOf" in config
+    top: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": f"Pulumi.<stack>.yaml of {project}",
+        "description": f"{spec.summary} Generated by `gh-runner schema {project}` from the "
+        "config models; do not edit.",
+        "type": "object",
+        "properties": {
+            "config": config if has_required else {**config, "type": ["object", "null"]},
+            "secretsprovider": {
+                "type": "string",
+                "description": "Written by `pulumi stack init --secrets-provider` (e.g. "
+                "`gcpkms://...`); absent for the passphrase provider.",
+            },
+            "encryptedkey": {
+                "type": "string",
+                "description": "Written by Pulumi: the data key, encrypted by a cloud secrets "
+                "provider.",
+            },
+            "encryptionsalt": {
+                "type": "string",
+                "description": "Written by Pulumi for the passphrase secrets provider.",
+            },
+            "environment": {
+                "description": "Pulumi ESC environments the stack imports (Pulumi Cloud only; "
+                "the DIY backend has none).",
+                "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}],
+            },
+        },
+        "additionalProperties": False,
+        "$defs": parts["$defs"],
+    }
+    if has_required:
+        top["required"] = ["config"]
+    return top
+
+
+def schema_text(project: str) -> str:
+    """The schema file's text, as committed under ``schemas/``."""
+    return json.dumps(stack_file_schema(project), indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_path(project: str) -> str:
+    return f"{SCHEMA_DIR}/{project}.schema.json"
+
+
+def schema_comment(project: str) -> str:
+    """The first line of a stack file in ``stacks/<dir>/``: editors with the YAML language
+    server check and complete keys against the schema."""
+    return f"# yaml-language-server: $schema=../../{schema_path(project)}"
+
+
+# --- the Markdown reference --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    type: str
+    default: str
+    secret: str
+    description: str
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        target = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _options(schema: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The non-null alternatives of a schema, resolved; ``secure`` values left out."""
+    options = schema.get("anyOf", [schema])
+    return [
+        _resolve(o, defs)
+        for o in options
+        if o.get("type") != "null" and o.get("$ref") != _SECURE_REF["$ref"]
+    ]
+
+
+def _bounds(schema: dict[str, Any]) -> str:
+    parts = []
+    for word, sign in (("minimum", ">="), ("maximum", "<="), ("minLength", "length >=")):
+        if word in schema:
+            parts.append(f"{sign} {schema[word]}")
+    if "minItems" in schema:
+        parts.append(f"at least {schema['minItems']} item(s)")
+    if "pattern" in schema:
+        parts.append(f"matching `{schema['pattern']}`")
+    return ", ".join(parts)
+
+
+def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:
+    texts = []
+    for option in _options(schema, defs):
+        if "enum" in option:
+            texts.append(" | ".join(f"`{json.dumps(v)}`" for v in option["enum"]))
+            continue
+        if "const" in option:
+            texts.append(f"`{json.dumps(option['const'])}`")
+            continue
+        kind = option.get("type", "any")
+        if kind == "array":
+            text = f"list of {_type_of(option.get('items', {}), defs)}"
+        elif kind == "object" and "properties" in option:
+            text = "object"
+        elif kind == "object":
+            values = option.get("additionalProperties")
+            for pattern_values in option.get("patternProperties", {}).values():
+                values = pattern_values
+            text = f"map of {_type_of(values, defs)}" if isinstance(values, dict) else "map (any)"
+            if "propertyNames" in option:
+                text += f", keys matching `{option['propertyNames'].get('pattern', '')}`"
+            for pattern in option.get("patternProperties", {}):
+                text += f", keys matching `{pattern}`"
+        else:
+            text = kind
+        bounds = _bounds(option)
+        texts.append(f"{text} ({bounds})" if bounds else text)
+    if any(o.get("type") == "null" for o in schema.get("anyOf", [])):
+        texts.append("null")
+    return " or ".join(dict.fromkeys(texts)) or "any"
+
+
+def _default(schema: dict[str, Any], required: bool) -> str:
+    if required:
+        return "**required**"
+    if "default" not in schema:
+        return ""
+    value = schema["default"]
+    if value is None:
+        return "unset"
+    text = json.dumps(value, separators=(", ", ": "))
+    if len(text) > 60:
+        return "see the keys below" if isinstance(value, dict) else "see description"
+    return f"`{text}`"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _rows(
+    schema: dict[str, Any],
+    defs: dict[str, Any],
+    path: str,
+    required: bool,
+    secret: str,
+    rows: list[Row],
+) -> None:
+    rows.append(
+        Row(
+            path,
+            _type_of(schema, defs),
+            _default(schema, required),
+            secret,
+            schema.get("description", "") or _resolve(schema, defs).get("description", ""),
+        )
+    )
+    for option in _options(schema, defs):
+        if option.get("type") == "array" and "items" in option:
+            item = _resolve(option["items"], defs)
+            if "properties" in item:
+                _children(item, defs, f"{path}[]", rows, secret)
+        elif "properties" in option:
+            _children(option, defs, path, rows, secret)
+
+
+def _children(
+    schema: dict[str, Any], defs: dict[str, Any], path: str, rows: list[Row], secret: str
+) -> None:
+    needed = set(schema.get("required", []))
+    for key, sub in schema["properties"].items():
+        may_be_secret = any(o.get("$ref") == _SECURE_REF["$ref"] for o in sub.get("anyOf", []))
+        _rows(
+            sub, defs, f"{path}.{key}", key in needed, "may be" if may_be_secret else secret, rows
+        )
+
+
+def reference_rows(project: str) -> list[Row]:
+    """Every key of ``project``'s stack file, depth first, as the reference lists it."""
+    spec = contract(project)
+    parts = config_schema(project)
+    defs = parts["$defs"]
+    model_schema = _tidy(spec.model.model_json_schema(by_alias=True, mode="validation"))
+    needed = set(model_schema.get("required", []))
+    rows: list[Row] = []
+    for key, schema, is_required in spec.namespaced_keys:
+        rows.append(
+            Row(
+                key,
+                _type_of(schema, defs),
+                _default(schema, is_required),
+                "no",
+                schema.get("description", ""),
+            )
+        )
+    for key in model_schema["properties"]:
+        schema = parts["config"]["properties"][key]
+        if key in spec.secret_only:
+            rows.append(
+                Row(
+                    key,
+                    "secret (`{secure: ...}`)",
+                    "unset",
+                    "**only**",
+                    schema.get("description", ""),
+                )
+            )
+            continue
+        _rows(schema, defs, key, key in needed, "no", rows)
+    return rows
+
+
+def reference_markdown() -> str:
+    """``docs/configuration.md``."""
+    out = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated by `uv run gh-runner reference > docs/configuration.md` from the config",
+        "     models' field docstrings; do not edit by hand (a test fails while it is stale). -->",
+        "",
+        "Every key of every stack file, `Pulumi.<stack>.yaml`. Keys are written without the "
+        "project prefix (`namespace`) or with it (`gh-runner-shared:namespace`); nested keys are "
+        "set with `pulumi config set --path`, e.g. `pulumi config set --path runner.replicas 3`. "
+        "`key[]` is each item of a list.",
+        "",
+        "**Secret** says whether a key may hold a Pulumi secret (`pulumi config set --secret`): "
+        "`githubToken` must, the string options of `provider` may (a kubeconfig can carry "
+        "credentials), every other key refuses one, since its value would land in plain text in "
+        "a Deployment, a ConfigMap or the state. Keep other secrets in a Kubernetes Secret and "
+        "mount it with `runner.secretMounts`.",
+        "",
+        "Each stack file is also described by a JSON Schema, `schemas/<project>.schema.json` "
+        "(`uv run gh-runner schema PROJECT` prints it); the first line of every committed "
+        "`Pulumi.dev.yaml` points editors with the YAML language server at it. The schema checks "
+        "key names, types, allowed values and bounds; rules of names and across keys (DNS "
+        "names, pinned images, unique volumes...) are the loader's, reported by "
+        "`uv run gh-runner render` and `pulumi preview`.",
+        "",
+        "Projects: " + ", ".join(f"[{c.project}](#{c.project})" for c in CONTRACTS) + ".",
+        "",
+    ]
+    for spec in CONTRACTS:
+        out += [
+            f"## {spec.project}",
+            "",
+            f"`{spec.stack.directory}/Pulumi.<stack>.yaml`, schema "
+            f"[`{schema_path(spec.project)}`](../{schema_path(spec.project)}). {spec.summary}",
+            "",
+            "| Key | Type | Default | Secret | Description |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in reference_rows(spec.project):
+            out.append(
+                f"| `{row.key}` | {_cell(row.type)} | {_cell(row.default)} | {row.secret} | "
+                f"{_cell(row.description)} |"
+            )
+        out.append("")
+    return "\n".join(out)
