@@ -15,9 +15,8 @@ import yaml
 from stack_fixtures import EditConfig
 
 from runner_k8s.cli import main
+from runner_k8s.kube_schema import KUBERNETES_VERSION
 from runner_k8s.render import DEFAULT_STACK_DIRS, render_stacks
-
-KUBERNETES_VERSION = "1.33.0"
 
 
 def gh_runner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

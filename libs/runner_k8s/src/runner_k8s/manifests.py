@@ -38,7 +38,12 @@ def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, An
         if enabled:
             env.append({"name": name, "value": "1"})
     env.append({"name": RUNNER_WORKDIR, "value": runner.workdir})
-    env += [{"name": name, "value": value} for name, value in runner.env.items()]
+    env += [
+        {"name": name, "value": value}
+        if isinstance(value, str)
+        else {"name": name, "valueFrom": value.model_dump(by_alias=True)}
+        for name, value in runner.env.items()
+    ]
     return env
 
 

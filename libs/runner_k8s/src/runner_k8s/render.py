@@ -12,7 +12,13 @@ from typing import Any
 
 import yaml
 
-from .config import RunnerStackConfig, load_runner_stack, load_shared, shared_home_warnings
+from .config import (
+    RunnerStackConfig,
+    check_shared_stack,
+    load_runner_stack,
+    load_shared,
+    shared_home_warnings,
+)
 from .errors import ConfigError
 from .manifests import runner_manifests
 from .objects import Manifest
@@ -51,16 +57,19 @@ def shared_stack_of(config: RunnerStackConfig, stack: str, stack_dir: Path) -> t
 def offline_wiring(config: RunnerStackConfig, stack: str, stack_dir: Path) -> SharedWiring:
     """What the runner stack's StackReference would read, worked out offline."""
     shared_file = load_stack_config(*shared_stack_of(config, stack, stack_dir))
-    return build_wiring(load_shared(shared_file.values, shared_file.secret_keys))
+    return build_wiring(load_shared(shared_file.values, shared_file.secret_paths))
 
 
 def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None) -> list[Manifest]:
     """The stack's objects; what its program would warn about at preview goes to ``warnings``."""
     config = load_stack_config(stack_dir, stack)
     if config.project == SHARED_PROJECT:
-        return shared_manifests(load_shared(config.values, config.secret_keys))
+        return shared_manifests(load_shared(config.values, config.secret_paths))
     if config.project in FLEET_PROJECTS or "runner" in config.values:
-        runner_stack = load_runner_stack(config.values, config.secret_keys)
+        runner_stack = load_runner_stack(config.values, config.secret_paths)
+        problems = check_shared_stack(runner_stack, stack)
+        if problems:
+            raise ConfigError(problems)
         if warnings is not None:
             warnings += shared_home_warnings(runner_stack.runner)
         wiring = offline_wiring(runner_stack, stack, stack_dir)
@@ -76,17 +85,32 @@ def render_stacks(
     stack_dirs: Iterable[Path], stack: str, warnings: list[str] | None = None
 ) -> list[Manifest]:
     manifests: list[Manifest] = []
+    # Two stacks registering one object would fight over it (each `up` undoing the other's).
+    owners: dict[tuple[str, str, str], str] = {}
+    problems: list[str] = []
     for stack_dir in stack_dirs:
         where = str(stack_dir / f"Pulumi.{stack}.yaml")
         found: list[str] = []
         try:
-            manifests += render_stack(stack_dir, stack, found)
+            rendered = render_stack(stack_dir, stack, found)
         except ConfigError as exc:
-            raise ConfigError(
-                [p if p.startswith(where) else f"{where}: {p}" for p in exc.problems]
-            ) from None
+            problems += [p if p.startswith(where) else f"{where}: {p}" for p in exc.problems]
+            continue
+        for manifest in rendered:
+            meta = manifest["metadata"]
+            identity = (manifest["kind"], meta.get("namespace", ""), meta["name"])
+            if identity in owners:
+                problems.append(
+                    f"{where}: {identity[0]} {identity[1]}/{identity[2]} is also created by "
+                    f"{owners[identity]}: the two stacks would fight over it; rename one "
+                    "(runner.name)"
+                )
+            owners.setdefault(identity, where)
+        manifests += rendered
         if warnings is not None:
             warnings += [f"{where}: {w}" for w in found]
+    if problems:
+        raise ConfigError(problems)
     return manifests
 
 
