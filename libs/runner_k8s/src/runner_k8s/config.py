@@ -238,11 +238,31 @@ class HomeSharing(Model):
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
 
 
-class EnvFromSecret(Model):
-    """``runner.env.NAME: {secretKeyRef: {name, key}}``: the value read from a Secret's key."""
+class EnvValue(Model):
+    """``runner.env.NAME``: a plain value (``NAME: value``), or ``{secretKeyRef: {name, key}}``
+    to read it from a Secret's key (an API key for the CLI in the image)."""
 
-    secret_key_ref: SecretKeyRef
+    value: str | None = None
+    """The plain value; ``NAME: value`` is short for ``NAME: {value: value}``."""
+    secret_key_ref: SecretKeyRef | None = None
     """The Secret (in the runner's namespace) and its key holding the value."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: Any) -> Any:
+        # A model rather than `str | Model`: a union would put pydantic's member names into the
+        # key of every error (runner.env.FOO.str).
+        if isinstance(data, str):
+            return {"value": data}
+        if not isinstance(data, dict):
+            raise ValueError("must be a string, or {secretKeyRef: {name, key}}")
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvValue:
+        if (self.value is None) == (self.secret_key_ref is None):
+            raise ValueError("must be a string, or {secretKeyRef: {name, key}}")
+        return self
 
 
 class RunnerConfig(Model):
@@ -257,7 +277,7 @@ class RunnerConfig(Model):
     replace_existing: bool = True
     disable_updates: bool = True
     workdir: Annotated[str, Field(min_length=1)] = "_work"
-    env: dict[Annotated[str, Field(pattern=ENV_NAME.pattern)], str | EnvFromSecret] = {}
+    env: dict[Annotated[str, Field(pattern=ENV_NAME.pattern)], EnvValue] = {}
     # Required: the home claims, or [] for none. It once defaulted to <name>-home at
     # /home/runner, a path production never used, so leaving it out is refused (check_runner).
     pvc_mounts: list[PvcMount] | None = None
@@ -350,21 +370,21 @@ def check_shared(shared: SharedConfig, keys_set: set[str]) -> list[str]:
     if shared.github_repo is not None and shared.github_repo.split("/")[1] in (".", ".."):
         problems.append(f"githubRepo: {shared.github_repo!r} names no repository")
     refs = shared.secret_refs
-    owned = {
-        ref.name: key
+    owners = [
+        f"secretRefs.{key}"
         for key, ref in (
             ("githubUrl", refs.github_url),
             ("githubPat", refs.github_pat),
             ("mcpToken", refs.mcp_token),
         )
-        if ref is not None
-    }
-    if refs.managed_token.name in owned:
+        if ref is not None and ref.name == refs.managed_token.name
+    ]
+    if owners:
         # The shared stack creates managedToken: on an existing Secret it would take the
         # Secret over (upsert), rewrite its data and delete it on `pulumi destroy`.
         problems.append(
             f"secretRefs.managedToken.name: {refs.managed_token.name!r} is the Secret of "
-            f"secretRefs.{owned[refs.managed_token.name]}, which exists already; the shared "
+            f"{' and '.join(owners)}, which exists already; the shared "
             "stack creates managedToken itself, so it would take that Secret over and delete it "
             "on destroy: give managedToken its own name"
         )

@@ -6,6 +6,7 @@ resolves a runner stack's StackReference from the shared stack's own config in t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from .shared_objects import shared_manifests
 from .stackfile import load_stack_config, project_name
 from .stacks import FLEET_PROJECTS, KUBERNETES_STACKS, SHARED_PROJECT
 from .wiring import SharedWiring, build_wiring
+
+# A problem that already names its file: "<path>.yaml: ..." or "<path>.yaml: key: ...".
+_NAMES_A_FILE = re.compile(r"^\S+\.ya?ml: ")
 
 # What `render` and `diff` read when given no stack directory.
 DEFAULT_STACK_DIRS = tuple(s.directory for s in KUBERNETES_STACKS)
@@ -56,8 +60,20 @@ def shared_stack_of(config: RunnerStackConfig, stack: str, stack_dir: Path) -> t
 
 def offline_wiring(config: RunnerStackConfig, stack: str, stack_dir: Path) -> SharedWiring:
     """What the runner stack's StackReference would read, worked out offline."""
-    shared_file = load_stack_config(*shared_stack_of(config, stack, stack_dir))
-    return build_wiring(load_shared(shared_file.values, shared_file.secret_paths))
+    shared_dir, shared_stack = shared_stack_of(config, stack, stack_dir)
+    try:
+        shared_file = load_stack_config(shared_dir, shared_stack)
+        return build_wiring(load_shared(shared_file.values, shared_file.secret_paths))
+    except ConfigError as exc:
+        # The shared stack's own problems, named by its file rather than the runner's.
+        raise ConfigError(
+            [_in_file(shared_dir / f"Pulumi.{shared_stack}.yaml", p) for p in exc.problems]
+        ) from None
+
+
+def _in_file(path: Path, problem: str) -> str:
+    """``problem`` prefixed with the stack file it is about, unless it names a file already."""
+    return problem if _NAMES_A_FILE.match(problem) else f"{path}: {problem}"
 
 
 def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None) -> list[Manifest]:
@@ -94,7 +110,10 @@ def render_stacks(
         try:
             rendered = render_stack(stack_dir, stack, found)
         except ConfigError as exc:
-            problems += [p if p.startswith(where) else f"{where}: {p}" for p in exc.problems]
+            # Every stack's problems at once; a shared stack's only once, however many read it.
+            problems += [
+                p for p in (_in_file(Path(where), p) for p in exc.problems) if p not in problems
+            ]
             continue
         for manifest in rendered:
             meta = manifest["metadata"]

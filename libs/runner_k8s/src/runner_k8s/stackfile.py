@@ -40,12 +40,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _one_line(error: yaml.YAMLError) -> str:
+    """PyYAML's message spans lines (with a caret drawing); the operator needs where and what."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    return " ".join(str(error).split())
+
+
 def read_yaml(path: Path) -> Any:
     """One YAML document, duplicate keys refused, errors as a ConfigError naming the file."""
     try:
         return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError.at(str(path), f"is not valid YAML: {exc}") from None
+        raise ConfigError.at(str(path), f"is not valid YAML: {_one_line(exc)}") from None
     except OSError as exc:
         raise ConfigError.at(str(path), f"cannot be read: {exc.strerror}") from None
 
