@@ -219,6 +219,12 @@ def test_a_prod_copy_that_still_reads_the_dev_shared_stack_is_refused(repo_copy:
         "stacks/codex-runner/Pulumi.prod.yaml: sharedStack: 'organization/gh-runner-shared/dev' "
         "is the shared stack of 'dev', not of this stack 'prod'"
     ) in result.stderr
+    # The program itself refuses it too (here in a mock run), before registering anything.
+    program = gh_runner(
+        "render", "--format", "resources", "--stack", "prod", "stacks/codex-runner", cwd=repo_copy
+    )
+    assert (program.returncode, program.stdout) == (2, "")
+    assert "sharedStack: 'organization/gh-runner-shared/dev' is the shared stack" in program.stderr
     prod.write_text(text.replace("config:\n", "config:\n  allowCrossStack: true\n", 1))
     assert gh_runner("render", "--stack", "prod", cwd=repo_copy).returncode == 0
 
@@ -270,3 +276,13 @@ def test_a_kms_rotation_over_100_years_is_refused(repo_copy: Path, edit_config: 
     assert (result.returncode, result.stdout) == (2, "")
     assert "kms.rotationPeriod: '3153600001s' is over Cloud KMS's 100-year cap" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_mcp_token_switched_off_leaves_github_token_out(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "shared", lambda c: c["secretRefs"].update(mcpToken=None))
+    result = gh_runner("render", cwd=repo_copy)
+    assert result.returncode == 0, result.stderr
+    assert "GITHUB_PAT" in result.stdout
+    assert "GITHUB_TOKEN" not in result.stdout

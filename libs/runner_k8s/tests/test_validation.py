@@ -503,3 +503,19 @@ def test_stack_file_records_where_secrets_are(tmp_path: Path) -> None:
     config = load_stack_config(directory, "dev")
     assert config.secret_keys == {"runner"}
     assert config.secret_paths == {"runner.env.FOO"}
+
+
+def test_the_program_names_a_secret_by_its_path_from_the_stack_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine says only that `runner` is secret; the stack file in the root says where.
+    from runner_k8s import program
+
+    (tmp_path / "Pulumi.prod.yaml").write_text(
+        "config:\n  gh-runner-codex:runner:\n    env:\n      FOO:\n        secure: v1:abc\n"
+    )
+    monkeypatch.setattr(program.pulumi, "get_root_directory", lambda: str(tmp_path))
+    monkeypatch.setattr(program.pulumi, "get_stack", lambda: "prod")
+    assert program._secret_paths({"runner"}) == {"runner.env.FOO"}
+    monkeypatch.setattr(program.pulumi, "get_root_directory", lambda: "")
+    assert program._secret_paths({"runner"}) == {"runner"}

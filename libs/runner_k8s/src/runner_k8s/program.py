@@ -59,8 +59,11 @@ def engine_config(project: str | None = None) -> tuple[dict[str, Any], set[str]]
 
 def _secret_paths(secret_keys: set[str]) -> set[str]:
     """Where in the secret keys the secret values sit (``runner.env.FOO``), read from the stack
-    file when it is beside the program; the engine itself only says which top-level key."""
-    path = Path(f"Pulumi.{pulumi.get_stack()}.yaml")
+    file in the project's root directory; the engine itself only says which top-level key. Only
+    for the message: without the file (config from elsewhere, mock runs) it names the key."""
+    if not secret_keys or not pulumi.get_root_directory():
+        return secret_keys
+    path = Path(pulumi.get_root_directory()) / f"Pulumi.{pulumi.get_stack()}.yaml"
     try:
         config = yaml.safe_load(path.read_text()).get("config") or {}
     except (OSError, yaml.YAMLError, AttributeError):
