@@ -519,3 +519,17 @@ def test_the_program_names_a_secret_by_its_path_from_the_stack_file(
     assert program._secret_paths({"runner"}) == {"runner.env.FOO"}
     monkeypatch.setattr(program.pulumi, "get_root_directory", lambda: "")
     assert program._secret_paths({"runner"}) == {"runner"}
+
+
+def test_schema_problems_come_with_the_other_problems() -> None:
+    problems = runner_problems(
+        runner_values(
+            replicas=-1,
+            affinity={"nodeAffinity": {"nodeSelectorTermz": []}, "podAfinity": {}},
+        )
+    )
+    assert problems == [
+        "runner.replicas: must be >= 0",
+        "runner.affinity.podAfinity: unknown key",
+        "runner.affinity.nodeAffinity.nodeSelectorTermz: unknown field",
+    ]

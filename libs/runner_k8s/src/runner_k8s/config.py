@@ -405,8 +405,15 @@ def load_runner_stack(
     misplaced = _misplaced_secrets(secret_keys or set(), allowed=set())
     if misplaced:
         raise ConfigError(misplaced)
-    config = validate(RunnerStackConfig, values)
-    problems = check_runner(config.runner, "runner")
+    # Checked on the values as written, so they are reported together with any other problem.
+    pass_through = pass_through_problems(values.get("runner"), "runner")
+    try:
+        config = validate(RunnerStackConfig, values)
+    except ConfigError as exc:
+        named = {p.partition(": ")[0] for p in exc.problems}
+        pass_through = [p for p in pass_through if p.partition(": ")[0] not in named]
+        raise ConfigError([*exc.problems, *pass_through]) from None
+    problems = check_runner(config.runner, "runner") + pass_through
     if config.allow_cross_stack and config.shared_stack is None:
         problems.append("allowCrossStack: only meaningful together with sharedStack")
     if problems:
@@ -496,13 +503,21 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
     size = sum(len(k.encode()) + len(v.encode()) for k, v in runner.pod_annotations.items())
     if size > ANNOTATIONS_MAX_BYTES:
         problems.append(f"{at}.podAnnotations: {size} bytes, over the 256 KiB Kubernetes allows")
-    if runner.affinity is not None:
-        affinity = runner.affinity.model_dump(by_alias=True, exclude_none=True)
+    return problems
+
+
+def pass_through_problems(runner: Any, at: str) -> list[str]:
+    """The blocks written in Kubernetes shape (``affinity``, ``networkPolicy.extraEgress``)
+    against the Kubernetes schema and the API server's port rules; ``runner`` as written."""
+    if not isinstance(runner, Mapping):
+        return []
+    problems = []
+    affinity = runner.get("affinity")
+    if isinstance(affinity, dict) and affinity:
         problems += affinity_problems(affinity, f"{at}.affinity")
-    egress = [
-        r.model_dump(by_alias=True, exclude_none=True) for r in runner.network_policy.extra_egress
-    ]
-    if egress:
+    policy = runner.get("networkPolicy")
+    egress = policy.get("extraEgress") if isinstance(policy, Mapping) else None
+    if isinstance(egress, list) and egress and all(isinstance(r, dict) for r in egress):
         problems += egress_problems(egress, f"{at}.networkPolicy.extraEgress")
         problems += _check_egress_ports(egress, f"{at}.networkPolicy.extraEgress")
     return problems
