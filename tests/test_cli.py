@@ -14,13 +14,10 @@ import pytest
 import yaml
 from stack_fixtures import EditConfig
 
-from gh_runner_harness.toolchain import kubernetes_schema_version
 from runner_k8s.cli import main
+from runner_k8s.kube_schema import KUBERNETES_VERSION
 from runner_k8s.objects import object_id
 from runner_k8s.render import DEFAULT_STACK_DIRS, load_manifests, render_stacks
-
-# The schemas of the Kubernetes minor the cluster tier runs (scripts/control-plane-toolchain.sh).
-KUBERNETES_VERSION = kubernetes_schema_version()
 
 
 def gh_runner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -434,20 +431,4 @@ def test_diff_refuses_two_stacks_rendering_one_object(
         "gh-runner: the render of stacks/gemini-runner/Pulumi.dev.yaml: Deployment "
         "my-reforge-ai/codex-gh-runner again "
         "(also in the render of stacks/codex-runner/Pulumi.dev.yaml)"
-    )
-
-
-def test_two_fleets_with_one_deployment_name_are_refused(
-    repo_copy: Path, edit_config: EditConfig
-) -> None:
-    # Each stack's `up` would undo the other's: refused before either is applied.
-    edit_config(repo_copy, "gemini-runner", lambda c: c["runner"].update(name="codex-gh-runner"))
-    result = gh_runner("render", cwd=repo_copy)
-    assert result.returncode == 2
-    assert (
-        "stacks/gemini-runner/Pulumi.dev.yaml: Deployment my-reforge-ai/codex-gh-runner is also "
-        "created by" in (result.stderr)
-    )
-    assert (
-        "stacks/codex-runner/Pulumi.dev.yaml; give each fleet its own runner.name" in result.stderr
     )

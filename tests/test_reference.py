@@ -257,6 +257,8 @@ AGREED: list[tuple[str, str, dict[str, Any], bool]] = [
         False,
     ),
     (CODEX, "misspelt runner key", _edit(CODEX, "runner.replcias", 2), False),
+    # A misspelt project prefix reads as another namespace; both refuse it now.
+    (SHARED, "misspelt prefix", _edit(SHARED, "gh-runner-shard:namespace", "x"), False),
     (BOOT, "dev file", _dev(BOOT), True),
     (BOOT, "after stack init", _stack_init_rewrite(BOOT), True),
     (
@@ -286,9 +288,6 @@ def test_schema_and_loader_agree(
 # Where they differ, on purpose or by what JSON Schema can say; each difference pinned here so a
 # change on either side shows up. (schema accepts, loader accepts)
 DIFFERENCES: list[tuple[str, str, dict[str, Any], bool, bool]] = [
-    # Schema stricter: a misspelt project prefix reads as another namespace, which the loader
-    # ignores (the key silently does nothing).
-    (SHARED, "misspelt prefix", _edit(SHARED, "gh-runner-shard:namespace", "x"), False, True),
     # Schema stricter: pydantic also takes the Python field names; only camelCase is documented.
     (CODEX, "snake_case key", _edit(CODEX, "runner.min_runner_version", "2.329.0"), False, True),
     # Loader stricter: a rule in a validator function, which JSON Schema does not see.

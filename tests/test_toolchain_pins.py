@@ -23,6 +23,7 @@ from gh_runner_harness.toolchain import (
     kubernetes_schema_version,
     script_pins,
 )
+from runner_k8s.kube_schema import KUBERNETES_VERSION
 
 LOCK = REPO / "uv.lock"
 # The Pulumi CLI may run ahead of the Python SDK by at most this many minor releases: the Go
@@ -100,6 +101,11 @@ def test_schema_tests_validate_against_the_control_plane_minor() -> None:
     pinned = script_pins(CONTROL_PLANE_SCRIPT)["KUBERNETES_VERSION"]
     schema = kubernetes_schema_version()
     assert minor(schema) == minor(pinned)
+    # The config loader checks pass-through blocks against the library's own pin: one release.
+    assert schema == KUBERNETES_VERSION, (
+        f"runner_k8s/kube_schema.py validates config against Kubernetes {KUBERNETES_VERSION}, "
+        f"{rel(CONTROL_PLANE_SCRIPT)} pins KUBERNETES_VERSION={pinned}: bump them together"
+    )
     supported = kubernetes_validate.utils.all_versions()
     assert schema in supported, (
         f"{rel(CONTROL_PLANE_SCRIPT)} pins KUBERNETES_VERSION={pinned}, but the "
@@ -127,5 +133,5 @@ def test_schema_tests_name_no_other_kubernetes_minor(path: Path) -> None:
             assert minor(literal) == minor(pinned), (
                 f"{rel(path)}:{number} validates against Kubernetes {literal}, "
                 f"{rel(CONTROL_PLANE_SCRIPT)} pins KUBERNETES_VERSION={pinned}: take the version "
-                "from gh_runner_harness.toolchain.kubernetes_schema_version()"
+                "from runner_k8s.kube_schema.KUBERNETES_VERSION"
             )

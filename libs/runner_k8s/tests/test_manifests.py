@@ -90,7 +90,15 @@ def test_runner_knobs_reach_the_pod(shared: SharedConfig) -> None:
         podAnnotations={"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
         nodeSelector={"cloud.google.com/gke-nodepool": "runners"},
         tolerations=[{"key": "runners", "operator": "Exists", "effect": "NoSchedule"}],
-        affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}},
+        affinity={
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "pool", "operator": "Exists"}]}
+                    ]
+                }
+            }
+        },
         secretMounts=[
             {
                 "name": "ssh",

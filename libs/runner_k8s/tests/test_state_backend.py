@@ -203,6 +203,13 @@ def test_rotation_period_under_one_day() -> None:
     assert "86400s" in line
 
 
+def test_rotation_period_over_the_kms_cap_of_100_years() -> None:
+    cap = 876_000 * 3_600  # Cloud KMS: at most 876,000 hours
+    assert load(minimal(kms={"rotationPeriod": f"{cap}s"})).kms.rotation_period == f"{cap}s"
+    [line] = problems(minimal(kms={"rotationPeriod": f"{cap + 1}s"}))
+    assert line.startswith(f"kms.rotationPeriod: '{cap + 1}s' is over Cloud KMS's 100-year cap")
+
+
 @pytest.mark.parametrize("period", ["90d", "2160h", "86400", "s", "1e6s", "-86400s"])
 def test_rotation_period_must_be_kms_seconds(period: str) -> None:
     [line] = problems(minimal(kms={"rotationPeriod": period}))

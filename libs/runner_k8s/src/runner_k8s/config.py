@@ -9,6 +9,7 @@ shared stack hands to the runner stacks is the separate contract in ``wiring``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -21,20 +22,33 @@ from .fields import (
     GITHUB_REPO,
     STACK_REF,
     AbsolutePath,
+    AnnotationKey,
     DataKey,
     DnsLabel,
     DnsSubdomain,
+    FileMode,
     Image,
+    Int32,
+    Int64,
     Ipv4Cidr,
+    LabelKey,
+    LabelValue,
     Model,
+    NonNegativeInt64,
     Port,
     Quantity,
+    RelativePath,
+    ResourceName,
     RunnerLabel,
     RunnerVersionText,
     TomlText,
+    UserId,
+    is_extended_resource,
+    normal_path,
     validate,
 )
 from .images import is_digest, parse_image, parse_version, runner_version, show
+from .kube_schema import affinity_problems, egress_problems
 from .quantity import parse_quantity
 from .stacks import SHARED_PROJECT
 
@@ -44,6 +58,10 @@ ROLLOUT_ANNOTATION_PREFIX = "gh-runner/"
 SELF_HOSTED = "self-hosted"
 # RFC 1918: node, pod and Service ranges of a default GKE VPC-native cluster, and the VPC itself.
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# A ConfigMap's data, keys and values together, may not exceed 1 MiB (the API server's limit).
+CONFIG_MAP_MAX_BYTES = 1024 * 1024
+# The API server's limit on all annotations of an object together (keys and values).
+ANNOTATIONS_MAX_BYTES = 256 * 1024
 
 # --- the Kubernetes provider -------------------------------------------------------------------
 
@@ -114,7 +132,8 @@ class SecretRefs(Model):
     github_pat: SecretKeyRef = SecretKeyRef(name="github-runner-config", key="github-pat")
     """Where runners read `GITHUB_PAT`, the token that registers them, unless `githubToken` is set.
     """
-    mcp_token: SecretKeyRef = SecretKeyRef(name="github-mcp-credentials", key="github-pat")
+    # null: no GITHUB_TOKEN in the pods (a cluster without the MCP server's Secret).
+    mcp_token: SecretKeyRef | None = SecretKeyRef(name="github-mcp-credentials", key="github-pat")
     """Where runners read `GITHUB_TOKEN`, the token of the GitHub MCP server the codex config talks
     to.
     """
@@ -228,7 +247,7 @@ class CodexConfigMount(Model):
 class KeyToPath(Model):
     key: DataKey
     """Data key of the Secret (`items[].key`)."""
-    path: str
+    path: RelativePath
     """Relative file path under the mount (`items[].path`)."""
 
 
@@ -243,18 +262,20 @@ class SecretMount(Model):
     """Mount read-only (`volumeMounts[].readOnly`)."""
     items: list[KeyToPath] | None = None
     """Only these keys, each as its own file (`secret.items`); unset: every key of the Secret."""
-    default_mode: Annotated[int, Field(ge=0, le=0o777)] | None = None
-    """File mode of the files (`secret.defaultMode`), 0 to 0o777 (YAML 0o400 or 256); unset:
-    Kubernetes' 0644.
+    # An integer: 288 or the unquoted YAML 1.1 octal 0440 (both the Pulumi CLI and PyYAML read
+    # it as 288). Not 0o440 (PyYAML keeps it a string) and never "0440" (a string).
+    default_mode: FileMode | None = None
+    """File mode of the files (`secret.defaultMode`), an integer 0 to 511: `288` or the unquoted
+    YAML octal `0440` (never `"0440"` or `0o440`); unset: Kubernetes' 0644.
     """
 
 
 class Resources(Model):
-    requests: dict[str, Quantity] = {"cpu": "0.5", "memory": "1Gi"}
+    requests: dict[ResourceName, Quantity] = {"cpu": "0.5", "memory": "1Gi"}
     """Container `resources.requests`, resource name to quantity (`cpu: "0.5"`, `memory: 1Gi`); each
     must not exceed its limit.
     """
-    limits: dict[str, Quantity] = {"cpu": "2", "memory": "4Gi"}
+    limits: dict[ResourceName, Quantity] = {"cpu": "2", "memory": "4Gi"}
     """Container `resources.limits`, resource name to quantity."""
 
 
@@ -262,28 +283,28 @@ class SecurityContext(Model):
     """``runner.securityContext``: the pod's user and group ids only. runAsNonRoot, seccomp and
     the dropped capabilities are always enforced, whatever the config says."""
 
-    run_as_user: Annotated[int, Field(ge=1)] = 1001
+    run_as_user: Annotated[UserId, Field(ge=1)] = 1001
     """Pod `securityContext.runAsUser`, at least 1 (`runAsNonRoot` is always set); 1001 is the
     runner image's user.
     """
-    run_as_group: Annotated[int, Field(ge=0)] | None = None
+    run_as_group: UserId | None = None
     """Pod `securityContext.runAsGroup`; unset: the image's group."""
-    fs_group: Annotated[int, Field(ge=0)] = 1001
+    fs_group: UserId = 1001
     """Pod `securityContext.fsGroup`: group that owns the mounted volumes, so the runner user can
     write its home claim.
     """
 
 
 class Toleration(Model):
-    key: str | None = None
+    key: LabelKey | None = None
     """`tolerations[].key`: the taint key; unset with `Exists` tolerates every taint."""
     operator: Literal["Exists", "Equal"] | None = None
     """`tolerations[].operator`; unset: Kubernetes' `Equal`."""
-    value: str | None = None
+    value: LabelValue | None = None
     """`tolerations[].value`, for `Equal`."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     """`tolerations[].effect`; unset: every effect."""
-    toleration_seconds: int | None = None
+    toleration_seconds: Int64 | None = None
     """`tolerations[].tolerationSeconds`, for `NoExecute`: how long the pod stays once tainted."""
 
 
@@ -304,7 +325,7 @@ class InClusterService(Model):
     """An in-cluster destination, as a NetworkPolicy sees it: the pods behind a Service, on their
     container port (Service IPs are translated to pod IPs before policy applies)."""
 
-    pod_selector: Annotated[dict[str, str], Field(min_length=1)]  # matchLabels
+    pod_selector: Annotated[dict[LabelKey, LabelValue], Field(min_length=1)]  # matchLabels
     """`matchLabels` of the pods behind the Service (a NetworkPolicy selects pods, not Services); at
     least one label.
     """
@@ -371,6 +392,33 @@ class HomeSharing(Model):
     """
 
 
+class EnvValue(Model):
+    """``runner.env.NAME``: a plain value (``NAME: value``), or ``{secretKeyRef: {name, key}}``
+    to read it from a Secret's key (an API key for the CLI in the image)."""
+
+    value: str | None = None
+    """The plain value; ``NAME: value`` is short for ``NAME: {value: value}``."""
+    secret_key_ref: SecretKeyRef | None = None
+    """The Secret (in the runner's namespace) and its key holding the value."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: Any) -> Any:
+        # A model rather than `str | Model`: a union would put pydantic's member names into the
+        # key of every error (runner.env.FOO.str).
+        if isinstance(data, str):
+            return {"value": data}
+        if not isinstance(data, dict):
+            raise ValueError("must be a string, or {secretKeyRef: {name, key}}")
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvValue:
+        if (self.value is None) == (self.secret_key_ref is None):
+            raise ValueError("must be a string, or {secretKeyRef: {name, key}}")
+        return self
+
+
 class RunnerConfig(Model):
     name: DnsLabel
     """The fleet's name (DNS-1123 label): Deployment `metadata.name`, its `app` label and selector.
@@ -381,7 +429,7 @@ class RunnerConfig(Model):
     """
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "Always"
     """Container `imagePullPolicy`."""
-    replicas: Annotated[int, Field(strict=True, ge=0)] = 2
+    replicas: Int32 = 2
     """Deployment `spec.replicas`, an integer >= 0; 0 parks the fleet."""
     labels: list[RunnerLabel] = []
     """Custom runner labels, joined with `,` into `RUNNER_LABELS`; no commas, whitespace or
@@ -400,11 +448,12 @@ class RunnerConfig(Model):
     """`RUNNER_DISABLE_UPDATES=1`: the runner never updates itself (the image pins its version)."""
     workdir: Annotated[str, Field(min_length=1)] = "_work"
     """`RUNNER_WORKDIR`, the runner's work directory."""
-    env: dict[Annotated[str, Field(pattern=ENV_NAME.pattern)], str] = {}
+    env: dict[Annotated[str, Field(pattern=ENV_NAME.pattern)], EnvValue] = {}
     """Extra plain env vars of the container, `NAME: value`, appended after gh-runner's own (which
     they may not shadow). Never a secret: mount a Secret instead.
     """
-    # None means "the default home volume": claim <name>-home mounted at /home/runner.
+    # Required: the home claims, or [] for none. It once defaulted to <name>-home at
+    # /home/runner, a path production never used, so leaving it out is refused (check_runner).
     pvc_mounts: list[PvcMount] | None = None
     """Home volumes: existing PersistentVolumeClaims mounted into the runner. Unset: one claim
     `<name>-home` at `/home/runner`.
@@ -434,17 +483,17 @@ class RunnerConfig(Model):
     """The pod's user and group ids; `runAsNonRoot`, seccomp `RuntimeDefault`, no privilege
     escalation and all capabilities dropped are always set.
     """
-    node_selector: dict[str, str] = {}
+    node_selector: dict[LabelKey, LabelValue] = {}
     """Pod `nodeSelector`, e.g. `{cloud.google.com/gke-nodepool: runners}`."""
     tolerations: list[Toleration] = []
     """Pod `tolerations`."""
     affinity: Affinity | None = None
     """Pod `affinity`; `null`: none (apart from `homeVolume.colocate`)."""
-    termination_grace_period_seconds: Annotated[int, Field(strict=True, ge=0)] | None = None
+    termination_grace_period_seconds: NonNegativeInt64 | None = None
     """Pod `terminationGracePeriodSeconds`: how long a running job gets after SIGTERM on a rollout
     or scale-down; `null`: Kubernetes' 30.
     """
-    pod_annotations: dict[str, str] = {}
+    pod_annotations: dict[AnnotationKey, str] = {}
     """Extra pod-template annotations; the `gh-runner/` prefix is reserved."""
     network_policy: NetworkPolicyConfig = NetworkPolicyConfig()
     """Egress lock-down of this fleet: a NetworkPolicy selecting its pods."""
@@ -472,9 +521,7 @@ class RunnerConfig(Model):
 
     @property
     def home_volumes(self) -> list[PvcMount]:
-        if self.pvc_mounts is not None:
-            return self.pvc_mounts
-        return [PvcMount(name="home", claim_name=f"{self.name}-home", mount_path="/home/runner")]
+        return self.pvc_mounts or []
 
 
 class RunnerStackConfig(Model):
@@ -483,6 +530,9 @@ class RunnerStackConfig(Model):
     gives the namespace, Secret wiring and ConfigMap; unset: `organization/gh-runner-shared/<this
     stack's name>`.
     """
+    allow_cross_stack: bool = False
+    """true: ``sharedStack`` may name the shared stack of another stack name (it is refused
+    otherwise, see ``check_shared_stack``)."""
     provider: ProviderConfig = ProviderConfig()
     """The stack's explicit Kubernetes provider; may be set with `--secret`."""
     runner: RunnerConfig
@@ -501,8 +551,11 @@ def _misplaced_secrets(secret_keys: set[str], allowed: set[str]) -> list[str]:
     a kubeconfig can carry credentials."""
     return [
         f"{key}: holds a secret value, which would be written into the cluster in plain text; "
-        "keep secrets in a Kubernetes Secret (mount it with runner.secretMounts) instead"
-        for key in sorted(secret_keys - allowed - {"provider"})
+        "keep secrets in a Kubernetes Secret instead (runner.secretMounts, or "
+        "runner.env.NAME: {secretKeyRef: {name, key}})"
+        for key in sorted(secret_keys)
+        # A key may be a path (runner.env.FOO) when the stack file says where the secret is.
+        if re.split(r"[.\[]", key, maxsplit=1)[0] not in allowed | {"provider"}
     ]
 
 
@@ -527,6 +580,35 @@ def check_shared(shared: SharedConfig, keys_set: set[str]) -> list[str]:
     problems = []
     if "githubUrl" in keys_set and shared.github_repo is None:
         problems.append("githubUrl: only used together with githubRepo; set githubRepo as well")
+    if shared.github_repo is not None and shared.github_repo.split("/")[1] in (".", ".."):
+        problems.append(f"githubRepo: {shared.github_repo!r} names no repository")
+    refs = shared.secret_refs
+    owners = [
+        f"secretRefs.{key}"
+        for key, ref in (
+            ("githubUrl", refs.github_url),
+            ("githubPat", refs.github_pat),
+            ("mcpToken", refs.mcp_token),
+        )
+        if ref is not None and ref.name == refs.managed_token.name
+    ]
+    if owners:
+        # The shared stack creates managedToken: on an existing Secret it would take the
+        # Secret over (upsert), rewrite its data and delete it on `pulumi destroy`.
+        problems.append(
+            f"secretRefs.managedToken.name: {refs.managed_token.name!r} is the Secret of "
+            f"{' and '.join(owners)}, which exists already; the shared "
+            "stack creates managedToken itself, so it would take that Secret over and delete it "
+            "on destroy: give managedToken its own name"
+        )
+    codex = shared.codex_config
+    if codex.enabled and codex.config_toml is not None:
+        size = len(codex.key.encode()) + len(codex.config_toml.encode())
+        if size > CONFIG_MAP_MAX_BYTES:
+            problems.append(
+                f"codexConfig.configToml: {size} bytes with its key, over the 1 MiB "
+                f"({CONFIG_MAP_MAX_BYTES} bytes) a ConfigMap may hold"
+            )
     return problems
 
 
@@ -536,11 +618,40 @@ def load_runner_stack(
     misplaced = _misplaced_secrets(secret_keys or set(), allowed=set())
     if misplaced:
         raise ConfigError(misplaced)
-    config = validate(RunnerStackConfig, values)
-    problems = check_runner(config.runner, "runner")
+    # Checked on the values as written, so they are reported together with any other problem.
+    pass_through = pass_through_problems(values.get("runner"), "runner")
+    try:
+        config = validate(RunnerStackConfig, values)
+    except ConfigError as exc:
+        named = {p.partition(": ")[0] for p in exc.problems}
+        pass_through = [p for p in pass_through if p.partition(": ")[0] not in named]
+        raise ConfigError([*exc.problems, *pass_through]) from None
+    problems = check_runner(config.runner, "runner") + pass_through
+    if config.allow_cross_stack and config.shared_stack is None:
+        problems.append("allowCrossStack: only meaningful together with sharedStack")
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def check_shared_stack(config: RunnerStackConfig, stack: str) -> list[str]:
+    """A runner stack reads the shared stack of its own name unless it says otherwise.
+
+    Stack files are copied from dev to make prod (the README says so); a `sharedStack` naming
+    dev's shared stack would then silently give prod's fleets dev's namespace and Secrets. So a
+    reference to another stack name is refused unless `allowCrossStack: true` says it is meant
+    (e.g. a staging fleet on the shared stack of prod's cluster)."""
+    if config.shared_stack is None or config.allow_cross_stack:
+        return []
+    referenced = config.shared_stack.rsplit("/", 1)[1]
+    if referenced == stack:
+        return []
+    return [
+        f"sharedStack: {config.shared_stack!r} is the shared stack of {referenced!r}, not of this "
+        f"stack {stack!r}: its fleets would take {referenced}'s namespace and Secrets. Remove "
+        f"sharedStack (the default is organization/{SHARED_PROJECT}/{stack}), or set "
+        "allowCrossStack: true if that is meant"
+    ]
 
 
 def _duplicates(entries: list[tuple[str, str]], what: str) -> list[str]:
@@ -558,10 +669,17 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
     """Rules across keys of one runner; ``at`` is the key the runner block sits under."""
     volumes: list[tuple[str, str]] = []
     mounts: list[tuple[str, str]] = []
-    pvc_key = f"{at}.pvcMounts" if runner.pvc_mounts is not None else f"{at}.pvcMounts (default)"
+    problems: list[str] = []
+    if runner.pvc_mounts is None:
+        # Explicit rather than a default: the old default (<name>-home at /home/runner) was never
+        # production's layout, and a pod on a claim that does not exist stays Pending.
+        problems.append(
+            f"{at}.pvcMounts: is required: list the home claims to mount, e.g. [{{name: home, "
+            f"claimName: {runner.name}-home, mountPath: /home/runner}}], or write [] for none"
+        )
     for i, pvc in enumerate(runner.home_volumes):
-        volumes.append((f"{pvc_key}[{i}].name", pvc.name))
-        mounts.append((f"{pvc_key}[{i}].mountPath", pvc.mount_path))
+        volumes.append((f"{at}.pvcMounts[{i}].name", pvc.name))
+        mounts.append((f"{at}.pvcMounts[{i}].mountPath", pvc.mount_path))
     volumes.append((f"{at}.workVolume.name", runner.work_volume.name))
     mounts.append((f"{at}.workVolume.mountPath", runner.work_volume.mount_path))
     if runner.codex_config_mount is not None:
@@ -570,10 +688,21 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
     for i, secret in enumerate(runner.secret_mounts):
         volumes.append((f"{at}.secretMounts[{i}].name", secret.name))
         mounts.append((f"{at}.secretMounts[{i}].mountPath", secret.mount_path))
-    problems = _duplicates(volumes, "volume name") + _duplicates(mounts, "mount path")
+    problems += _duplicates(volumes, "volume name")
     names = [name for _, name in volumes]
     problems += _check_order(runner.volume_order, names, f"{at}.volumeOrder")
     problems += _check_order(runner.mount_order, names, f"{at}.mountOrder")
+    # `/home/runner/` and `/home/runner` are one directory to the kubelet.
+    problems += _duplicates([(k, normal_path(p)) for k, p in mounts], "mount path")
+    for i, secret in enumerate(runner.secret_mounts):
+        if secret.items is not None:
+            problems += _duplicates(
+                [
+                    (f"{at}.secretMounts[{i}].items[{j}].path", normal_path(item.path))
+                    for j, item in enumerate(secret.items)
+                ],
+                "path",
+            )
 
     problems += _check_labels(runner.labels, at) + _check_image(runner, at)
     problems += [
@@ -585,13 +714,84 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
     for name in runner.env:
         if name in RESERVED_ENV:
             problems.append(f"{at}.env.{name}: is set by gh-runner itself; use the dedicated key")
-    for resource, request in runner.resources.requests.items():
-        limit = runner.resources.limits.get(resource)
+    problems += _check_resources(runner.resources, f"{at}.resources")
+    problems += _check_tolerations(runner.tolerations, f"{at}.tolerations")
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in runner.pod_annotations.items())
+    if size > ANNOTATIONS_MAX_BYTES:
+        problems.append(f"{at}.podAnnotations: {size} bytes, over the 256 KiB Kubernetes allows")
+    return problems
+
+
+def pass_through_problems(runner: Any, at: str) -> list[str]:
+    """The blocks written in Kubernetes shape (``affinity``, ``networkPolicy.extraEgress``)
+    against the Kubernetes schema and the API server's port rules; ``runner`` as written."""
+    if not isinstance(runner, Mapping):
+        return []
+    problems = []
+    affinity = runner.get("affinity")
+    if isinstance(affinity, dict) and affinity:
+        problems += affinity_problems(affinity, f"{at}.affinity")
+    policy = runner.get("networkPolicy")
+    egress = policy.get("extraEgress") if isinstance(policy, Mapping) else None
+    if isinstance(egress, list) and egress and all(isinstance(r, dict) for r in egress):
+        problems += egress_problems(egress, f"{at}.networkPolicy.extraEgress")
+        problems += _check_egress_ports(egress, f"{at}.networkPolicy.extraEgress")
+    return problems
+
+
+def _check_resources(resources: Resources, at: str) -> list[str]:
+    problems = []
+    for resource, request in resources.requests.items():
+        limit = resources.limits.get(resource)
         if limit is not None and parse_quantity(request) > parse_quantity(limit):
             problems.append(
-                f"{at}.resources.requests.{resource}: {request} exceeds "
-                f"{at}.resources.limits.{resource} ({limit})"
+                f"{at}.requests.{resource}: {request} exceeds {at}.limits.{resource} ({limit})"
             )
+        elif is_extended_resource(resource) and (
+            limit is None or parse_quantity(request) != parse_quantity(limit)
+        ):
+            # Extended resources cannot be overcommitted: Kubernetes wants request == limit.
+            problems.append(
+                f"{at}.requests.{resource}: an extended resource needs an equal "
+                f"{at}.limits.{resource}"
+            )
+    for kind, quantities in (("requests", resources.requests), ("limits", resources.limits)):
+        for resource, quantity in quantities.items():
+            if is_extended_resource(resource) and parse_quantity(quantity) % 1:
+                problems.append(f"{at}.{kind}.{resource}: {quantity} must be a whole number")
+    return problems
+
+
+def _check_tolerations(tolerations: list[Toleration], at: str) -> list[str]:
+    """The rules the API server applies to each toleration (core validateTolerations)."""
+    problems = []
+    for i, toleration in enumerate(tolerations):
+        if not toleration.key and toleration.operator != "Exists":
+            problems.append(
+                f"{at}[{i}].operator: must be Exists when the key is empty (it matches every taint)"
+            )
+        if toleration.operator == "Exists" and toleration.value:
+            problems.append(f"{at}[{i}].value: must be empty when operator is Exists")
+        if toleration.toleration_seconds is not None and toleration.effect != "NoExecute":
+            problems.append(f"{at}[{i}].tolerationSeconds: only allowed with effect NoExecute")
+    return problems
+
+
+def _check_egress_ports(rules: list[dict[str, Any]], at: str) -> list[str]:
+    # The schema lets a port be any integer or string (IntOrString); the API server wants a
+    # port number 1..65535 (or a named port) and endPort between port and 65535.
+    problems = []
+    for i, rule in enumerate(rules):
+        for j, port in enumerate(rule.get("ports") or []):
+            if not isinstance(port, dict):
+                continue
+            number, end = port.get("port"), port.get("endPort")
+            if isinstance(number, int) and not 1 <= number <= 65535:
+                problems.append(f"{at}[{i}].ports[{j}].port: must be between 1 and 65535")
+            if isinstance(end, int) and not (isinstance(number, int) and number <= end <= 65535):
+                problems.append(
+                    f"{at}[{i}].ports[{j}].endPort: must be a number from port to 65535"
+                )
     return problems
 
 

@@ -24,6 +24,8 @@ def key_path(loc: Sequence[int | str], prefix: str = "") -> str:
     """``("runner", "pvcMounts", 0, "name")`` -> ``runner.pvcMounts[0].name``."""
     path = prefix
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad mapping key: the key is named already
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
@@ -73,6 +75,13 @@ def from_validation_error(exc: ValidationError, prefix: str = "") -> ConfigError
     problems: list[str] = []
     for error in exc.errors(include_url=False, include_input=False):
         line = f"{key_path(error['loc'], prefix)}: {_message(error)}"
+        top = error["loc"][0] if len(error["loc"]) == 1 else None
+        if error["type"] == "extra_forbidden" and isinstance(top, str) and "." in top:
+            # `pulumi config set runner.replicas 3` without --path makes a top-level key.
+            line += (
+                f"; to set a nested value use `pulumi config set --path {top} VALUE` "
+                f"(and `pulumi config rm {top}`)"
+            )
         if line not in problems:
             problems.append(line)
     return ConfigError(problems)

@@ -7,6 +7,7 @@ refused by the loader, naming its key, before any resource is registered.
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,34 @@ ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
+# Integer ranges of the Kubernetes API: the API server refuses a larger int32, and silently
+# wraps or clamps an int64 out of range (terminationGracePeriodSeconds: 2**64 became 1 second).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+# Linux user and group ids, as Kubernetes validates them (apimachinery IsValidUserID: 0..MaxInt32).
+MAX_ID = INT32_MAX
+
+# Label keys and values, from k8s.io/apimachinery pkg/api/validate/content/kube.go. Hand-written:
+# pydantic has no Kubernetes types, and the kubernetes client (which has none either) is far too
+# heavy for three regular expressions. Name part: at most 63, alphanumeric at both ends.
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+LABEL_VALUE_MAX = 63
+
+# Container image references, from the grammar of github.com/distribution/reference
+# (regexp.go): [host[:port]/]path[:tag][@digest], the path in lowercase components joined by
+# '.', '_', '__' or dashes. The kubelet refuses anything else (InvalidImageName) only at pull.
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_IMAGE_NAME = rf"(?:{_HOST}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_IMAGE_REFERENCE = re.compile(
+    rf"^(?P<name>{_IMAGE_NAME})(?::[\w][\w.-]{{0,127}})?"
+    # The digest is left to config._check_image, which wants sha256 and says so.
+    r"(?:@.+)?$",
+    re.ASCII,  # Go's \w is ASCII only
+)
+IMAGE_NAME_MAX = 255  # distribution/reference NameTotalLengthMax
+
 
 def _dns_label(value: str) -> str:
     if len(value) > 63 or not _DNS_LABEL.match(value):
@@ -58,6 +87,100 @@ def _config_key(value: str) -> str:
     return value
 
 
+def qualified_name_problems(value: str) -> list[str]:
+    """Why ``value`` is not a Kubernetes qualified name (label or annotation key): an optional
+    DNS-1123 subdomain prefix and '/', then a name of at most 63 characters."""
+    prefix, slash, name = value.rpartition("/")
+    problems = []
+    if slash and (not prefix or "/" in prefix):
+        problems.append("may have at most one '/', after a non-empty DNS subdomain prefix")
+    elif slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        problems.append(f"prefix {prefix!r} is not a DNS-1123 subdomain (lowercase, '-', '.')")
+    if len(name) > 63 or not _QUALIFIED_NAME.match(name):
+        problems.append(
+            f"name {name!r} must be 1 to 63 letters, digits, '-', '_' or '.', starting and "
+            "ending with a letter or digit"
+        )
+    return problems
+
+
+def _label_key(value: str) -> str:
+    problems = qualified_name_problems(value)
+    if problems:
+        raise ValueError(f"{value!r} is not a valid label key: {'; '.join(problems)}")
+    return value
+
+
+def _annotation_key(value: str) -> str:
+    # The API server checks annotation keys lowercased (ValidateAnnotations), so upper case in
+    # the prefix is accepted there, unlike in a label key.
+    problems = qualified_name_problems(value.lower())
+    if problems:
+        raise ValueError(f"{value!r} is not a valid annotation key: {'; '.join(problems)}")
+    return value
+
+
+def _label_value(value: str) -> str:
+    if value and (len(value) > LABEL_VALUE_MAX or not _QUALIFIED_NAME.match(value)):
+        raise ValueError(
+            f"{value!r} is not a valid label value: empty, or at most 63 letters, digits, '-', "
+            "'_' or '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+# Resource names a container may request without a domain prefix (Kubernetes
+# IsStandardContainerResourceName); any other name needs one, as extended resources have.
+STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+
+def is_extended_resource(name: str) -> bool:
+    """A resource with a domain prefix outside kubernetes.io, e.g. nvidia.com/gpu."""
+    return "/" in name and "kubernetes.io/" not in name
+
+
+def _resource_name(value: str) -> str:
+    if "/" not in value:
+        if value in STANDARD_CONTAINER_RESOURCES or value.startswith("hugepages-"):
+            return value
+        raise ValueError(
+            f"{value!r} is not a container resource: use cpu, memory, ephemeral-storage, "
+            "hugepages-<size>, or an extended resource with a domain prefix (nvidia.com/gpu)"
+        )
+    problems = qualified_name_problems(value)
+    if problems or value.startswith("requests."):
+        reason = "; ".join(problems) or "it must not start with 'requests.'"
+        raise ValueError(f"{value!r} is not a valid resource name: {reason}")
+    return value
+
+
+def _relative_path(value: str) -> str:
+    # The kubelet writes the file at this path inside the volume (Kubernetes
+    # validateLocalDescendingPath): never absolute, never climbing out with '..'.
+    if not value:
+        raise ValueError("must not be empty")
+    if value.startswith("/"):
+        raise ValueError(f"{value!r} must be a relative path inside the volume")
+    if ".." in value.split("/") or value.startswith(".."):
+        raise ValueError(f"{value!r} must not contain a '..' element or start with '..'")
+    return value
+
+
+def _file_mode(value: object) -> object:
+    if isinstance(value, str):
+        # "0440" would be read as decimal 440 (0o670, group-writable) by anything lenient.
+        raise ValueError(
+            f"{value!r} must be an integer, not a string: write the decimal mode (288 for "
+            "0o440) or an unquoted YAML octal (0440)"
+        )
+    return value
+
+
+def normal_path(path: str) -> str:
+    """A mount path as the kubelet sees it: `/a/b/` and `/a//b` are `/a/b`."""
+    return posixpath.normpath(path)
+
+
 def _absolute_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"{value!r} must be an absolute path")
@@ -70,15 +193,23 @@ def _quantity(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError("must be a Kubernetes quantity such as 500m, 0.5, 1Gi")
     text = str(value)
-    parse_quantity(text)
+    if parse_quantity(text) < 0:
+        raise ValueError(f"{text!r} must not be negative")
     return text
 
 
 def _image(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
-    if any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} must not contain whitespace")
+    match = _IMAGE_REFERENCE.match(value)
+    if match is None:
+        raise ValueError(
+            f"{value!r} is not an image reference [registry[:port]/]repository[:tag][@digest]: "
+            "the repository path is lowercase letters, digits and '.', '_', '-' between them, "
+            "the tag at most 128 of letters, digits, '_', '.', '-'"
+        )
+    if len(match["name"]) > IMAGE_NAME_MAX:
+        raise ValueError(f"the image name must be at most {IMAGE_NAME_MAX} characters")
     return value
 
 
@@ -127,6 +258,16 @@ Image = Annotated[str, AfterValidator(_image)]
 RunnerLabel = Annotated[str, AfterValidator(_runner_label)]
 Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+Int32 = Annotated[int, Field(strict=True, ge=0, le=INT32_MAX)]  # non-negative
+Int64 = Annotated[int, Field(strict=True, ge=-INT64_MAX - 1, le=INT64_MAX)]
+NonNegativeInt64 = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
+UserId = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
+FileMode = Annotated[int, Field(strict=True, ge=0, le=0o777), BeforeValidator(_file_mode)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+AnnotationKey = Annotated[str, AfterValidator(_annotation_key)]
+ResourceName = Annotated[str, AfterValidator(_resource_name)]
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
 RunnerVersionText = Annotated[str, AfterValidator(_runner_version)]
 TomlText = Annotated[str, AfterValidator(toml_document)]
 

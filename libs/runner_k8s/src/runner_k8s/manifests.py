@@ -38,7 +38,12 @@ def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, An
         if enabled:
             env.append({"name": name, "value": "1"})
     env.append({"name": RUNNER_WORKDIR, "value": runner.workdir})
-    env += [{"name": name, "value": value} for name, value in runner.env.items()]
+    env += [
+        {"name": name, "value": var.value}
+        if var.secret_key_ref is None
+        else {"name": name, "valueFrom": {"secretKeyRef": var.secret_key_ref.model_dump()}}
+        for name, var in runner.env.items()
+    ]
     return env
 
 

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
+import yaml
 from pulumi.runtime import config as runtime_config
 
-from .config import RunnerStackConfig, SharedConfig, load_runner_stack, load_shared
+from .config import (
+    RunnerStackConfig,
+    SharedConfig,
+    check_shared_stack,
+    load_runner_stack,
+    load_shared,
+)
 from .errors import ConfigError
+from .stackfile import secure_paths
 from .state_backend import PROJECT_KEY, BootstrapConfig, load_bootstrap
 
 T = TypeVar("T")
@@ -48,6 +57,21 @@ def engine_config(project: str | None = None) -> tuple[dict[str, Any], set[str]]
     return values, secret_keys
 
 
+def _secret_paths(secret_keys: set[str]) -> set[str]:
+    """Where in the secret keys the secret values sit (``runner.env.FOO``), read from the stack
+    file in the project's root directory; the engine itself only says which top-level key. Only
+    for the message: without the file (config from elsewhere, mock runs) it names the key."""
+    if not secret_keys or not pulumi.get_root_directory():
+        return secret_keys
+    path = Path(pulumi.get_root_directory()) / f"Pulumi.{pulumi.get_stack()}.yaml"
+    try:
+        config = yaml.safe_load(path.read_text()).get("config") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return secret_keys
+    written = {str(k).rpartition(":")[2]: v for k, v in config.items()}
+    return {p for key in secret_keys for p in secure_paths(written.get(key), key) or {key}}
+
+
 def or_run_error(load: Callable[[], T]) -> T:
     """Run ``load``; bad config becomes the engine's clean, traceback-free error."""
     try:
@@ -58,12 +82,20 @@ def or_run_error(load: Callable[[], T]) -> T:
 
 def shared_config() -> SharedConfig:
     values, secret_keys = engine_config()
-    return or_run_error(lambda: load_shared(values, secret_keys))
+    return or_run_error(lambda: load_shared(values, _secret_paths(secret_keys)))
 
 
 def runner_stack_config() -> RunnerStackConfig:
     values, secret_keys = engine_config()
-    return or_run_error(lambda: load_runner_stack(values, secret_keys))
+
+    def load() -> RunnerStackConfig:
+        config = load_runner_stack(values, _secret_paths(secret_keys))
+        problems = check_shared_stack(config, pulumi.get_stack())
+        if problems:
+            raise ConfigError(problems)
+        return config
+
+    return or_run_error(load)
 
 
 def bootstrap_config() -> BootstrapConfig:

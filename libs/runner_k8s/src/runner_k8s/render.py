@@ -6,6 +6,7 @@ resolves a runner stack's StackReference from the shared stack's own config in t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,13 @@ from typing import Any
 
 import yaml
 
-from .config import RunnerStackConfig, load_runner_stack, load_shared, shared_home_warnings
+from .config import (
+    RunnerStackConfig,
+    check_shared_stack,
+    load_runner_stack,
+    load_shared,
+    shared_home_warnings,
+)
 from .errors import ConfigError, yaml_problem
 from .manifests import runner_manifests
 from .objects import Manifest, object_id
@@ -21,6 +28,9 @@ from .shared_objects import shared_manifests
 from .stackfile import load_stack_config, project_name
 from .stacks import FLEET_PROJECTS, KUBERNETES_STACKS, SHARED_PROJECT
 from .wiring import SharedWiring, build_wiring
+
+# A problem that already names its file: "<path>.yaml: ..." or "<path>.yaml: key: ...".
+_NAMES_A_FILE = re.compile(r"^\S+\.ya?ml: ")
 
 # What `render` and `diff` read when given no stack directory.
 DEFAULT_STACK_DIRS = tuple(s.directory for s in KUBERNETES_STACKS)
@@ -51,17 +61,32 @@ def shared_stack_of(config: RunnerStackConfig, stack: str, stack_dir: Path) -> t
 
 def offline_wiring(config: RunnerStackConfig, stack: str, stack_dir: Path) -> SharedWiring:
     """What the runner stack's StackReference would read, worked out offline."""
-    shared_file = load_stack_config(*shared_stack_of(config, stack, stack_dir))
-    return build_wiring(load_shared(shared_file.values, shared_file.secret_keys))
+    shared_dir, shared_stack = shared_stack_of(config, stack, stack_dir)
+    try:
+        shared_file = load_stack_config(shared_dir, shared_stack)
+        return build_wiring(load_shared(shared_file.values, shared_file.secret_paths))
+    except ConfigError as exc:
+        # The shared stack's own problems, named by its file rather than the runner's.
+        raise ConfigError(
+            [_in_file(shared_dir / f"Pulumi.{shared_stack}.yaml", p) for p in exc.problems]
+        ) from None
+
+
+def _in_file(path: Path, problem: str) -> str:
+    """``problem`` prefixed with the stack file it is about, unless it names a file already."""
+    return problem if _NAMES_A_FILE.match(problem) else f"{path}: {problem}"
 
 
 def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None) -> list[Manifest]:
     """The stack's objects; what its program would warn about at preview goes to ``warnings``."""
     config = load_stack_config(stack_dir, stack)
     if config.project == SHARED_PROJECT:
-        return shared_manifests(load_shared(config.values, config.secret_keys))
+        return shared_manifests(load_shared(config.values, config.secret_paths))
     if config.project in FLEET_PROJECTS or "runner" in config.values:
-        runner_stack = load_runner_stack(config.values, config.secret_keys)
+        runner_stack = load_runner_stack(config.values, config.secret_paths)
+        problems = check_shared_stack(runner_stack, stack)
+        if problems:
+            raise ConfigError(problems)
         if warnings is not None:
             warnings += shared_home_warnings(runner_stack.runner)
         wiring = offline_wiring(runner_stack, stack, stack_dir)
@@ -77,28 +102,35 @@ def render_stacks(
     stack_dirs: Iterable[Path], stack: str, warnings: list[str] | None = None
 ) -> list[Manifest]:
     manifests: list[Manifest] = []
-    owners: dict[str, str] = {}
+    # Two stacks registering one object would fight over it (each `up` undoing the other's).
+    owners: dict[tuple[str, str, str], str] = {}
+    problems: list[str] = []
     for stack_dir in stack_dirs:
         where = str(stack_dir / f"Pulumi.{stack}.yaml")
         found: list[str] = []
         try:
             rendered = render_stack(stack_dir, stack, found)
         except ConfigError as exc:
-            raise ConfigError(
-                [p if p.startswith(where) else f"{where}: {p}" for p in exc.problems]
-            ) from None
+            # Every stack's problems at once; a shared stack's only once, however many read it.
+            problems += [
+                p for p in (_in_file(Path(where), p) for p in exc.problems) if p not in problems
+            ]
+            continue
         for manifest in rendered:
-            key = object_id(manifest)
-            if key in owners:
-                # Two stacks would fight over one object, each `up` undoing the other's.
-                raise ConfigError.at(
-                    where,
-                    f"{key} is also created by {owners[key]}; give each fleet its own runner.name",
+            meta = manifest["metadata"]
+            identity = (manifest["kind"], meta.get("namespace", ""), meta["name"])
+            if identity in owners:
+                problems.append(
+                    f"{where}: {identity[0]} {identity[1]}/{identity[2]} is also created by "
+                    f"{owners[identity]}: the two stacks would fight over it; rename one "
+                    "(runner.name)"
                 )
-            owners[key] = where
+            owners.setdefault(identity, where)
         manifests += rendered
         if warnings is not None:
             warnings += [f"{where}: {w}" for w in found]
+    if problems:
+        raise ConfigError(problems)
     return manifests
 
 

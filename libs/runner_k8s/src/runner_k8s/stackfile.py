@@ -7,6 +7,7 @@ reported as secret keys, exactly as the engine marks them for the program.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,37 @@ import yaml
 
 from .errors import ConfigError, yaml_problem
 from .markers import SECRET_MARKER
+
+# Config namespaces a stack file may use besides its project's own: the engine's, and those of the
+# providers this workspace installs. Any other namespace is read by nothing, so a key under it is
+# almost surely a misspelt project prefix (`gh-runner-codx:runner`) that would be silently
+# ignored; it is refused. A new provider adds its namespace here.
+KNOWN_NAMESPACES = frozenset({"pulumi", "kubernetes", "gcp"})
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; the Pulumi CLI refuses the file. Refuse it too."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """One YAML document, duplicate keys refused, errors as a ConfigError naming the file."""
+    try:
+        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError.at(str(path), f"is not valid YAML: {yaml_problem(exc)}") from None
+    except OSError as exc:
+        raise ConfigError.at(str(path), f"cannot be read: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -28,6 +60,8 @@ class StackConfig:
     secret_keys: set[str] = field(default_factory=set)
     # Keys of other namespaces (``kubernetes:context``, ``gcp:project``...), kept fully qualified.
     provider_values: dict[str, Any] = field(default_factory=dict)
+    # Where each secret value sits, as a config key path (``runner.env.FOO``), for messages.
+    secret_paths: set[str] = field(default_factory=set)
 
     def engine_config(self) -> dict[str, str]:
         """The flat ``project:key -> string`` map the engine hands to a program."""
@@ -51,6 +85,17 @@ def _has_secure(value: Any) -> bool:
     return False
 
 
+def secure_paths(value: Any, at: str) -> set[str]:
+    """The key paths of the ``secure:`` values under ``value`` (itself at key ``at``)."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return {at}
+        return {p for k, v in value.items() for p in secure_paths(v, f"{at}.{k}")}
+    if isinstance(value, list):
+        return {p for i, v in enumerate(value) for p in secure_paths(v, f"{at}[{i}]")}
+    return set()
+
+
 def _hide_secure_values(value: Any) -> Any:
     """Each ``secure:`` value replaced by the marker; everything else as written."""
     if isinstance(value, dict):
@@ -66,8 +111,8 @@ def project_name(stack_dir: Path) -> str:
     path = stack_dir / "Pulumi.yaml"
     if not path.is_file():
         raise ConfigError.at(str(stack_dir), "not a Pulumi project (no Pulumi.yaml)")
-    data = yaml.safe_load(path.read_text()) or {}
-    name = data.get("name")
+    data = read_yaml(path) or {}
+    name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, str) or not name:
         raise ConfigError.at(f"{path}: name", "is required")
     return name
@@ -80,10 +125,9 @@ def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
         raise ConfigError.at(
             str(path), f"no such stack file (create it with `pulumi stack init {stack}`)"
         )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError.at(str(path), f"is not valid YAML: {yaml_problem(exc)}") from None
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ConfigError.at(str(path), "must be a mapping (config: ...), not a list or a scalar")
     raw = data.get("config") or {}
     if not isinstance(raw, dict):
         raise ConfigError.at(f"{path}: config", "must be a mapping of keys to values")
@@ -91,6 +135,8 @@ def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
     values: dict[str, Any] = {}
     provider_values: dict[str, Any] = {}
     secret_keys: set[str] = set()
+    secret_paths: set[str] = set()
+    problems: list[str] = []
     for full_key, value in raw.items():
         namespace, _, key = str(full_key).rpartition(":")
         namespace = namespace.removesuffix(":config")
@@ -98,6 +144,16 @@ def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
             values[key] = _hide_secure_values(value)
             if _has_secure(value):
                 secret_keys.add(key)
-        else:
+                secret_paths |= secure_paths(value, key)
+        elif namespace in KNOWN_NAMESPACES:
             provider_values[f"{namespace}:{key}"] = _hide_secure_values(value)
-    return StackConfig(project, stack, values, secret_keys, provider_values)
+        else:
+            close = difflib.get_close_matches(namespace, [project, *KNOWN_NAMESPACES], n=1)
+            hint = f"did you mean {close[0]}:{key}?" if close else f"write {project}:{key} or {key}"
+            problems.append(
+                f"{path}: {full_key}: unknown namespace {namespace!r}, read by nothing "
+                f"(this project is {project}; {hint})"
+            )
+    if problems:
+        raise ConfigError(problems)
+    return StackConfig(project, stack, values, secret_keys, provider_values, secret_paths)

@@ -22,6 +22,8 @@ from .fields import Model, validate
 PROJECT_KEY = "gcp:project"
 
 ONE_DAY_SECONDS = 86_400
+# Cloud KMS refuses a rotation period over 876,000 hours (100 years of 365 days).
+MAX_ROTATION_SECONDS = 876_000 * 3_600
 OBJECT_ADMIN = "roles/storage.objectAdmin"
 ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
@@ -112,6 +114,10 @@ def _rotation_period(value: str) -> str:
         raise ValueError(
             f"{value!r} is shorter than one day; Cloud KMS rotates at most daily "
             f"(use {ONE_DAY_SECONDS}s or more)"
+        )
+    if rotation_seconds(value) > MAX_ROTATION_SECONDS:
+        raise ValueError(
+            f"{value!r} is over Cloud KMS's 100-year cap (at most {MAX_ROTATION_SECONDS}s)"
         )
     return value
 

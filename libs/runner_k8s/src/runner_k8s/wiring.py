@@ -167,7 +167,7 @@ def build_wiring(shared: SharedConfig) -> SharedWiring:
         github_env=[
             url,
             _from_secret(GITHUB_PAT, pat_ref),
-            _from_secret(GITHUB_TOKEN, refs.mcp_token),
+            *([] if refs.mcp_token is None else [_from_secret(GITHUB_TOKEN, refs.mcp_token)]),
         ],
         codex_config_map=ConfigMapRef(
             name=codex.name,
@@ -205,6 +205,18 @@ def check_fleet_wiring(runner: RunnerConfig, wiring: SharedWiring, at: str = "ru
             f"{at}.codexConfigMount: the shared stack has no codex ConfigMap "
             "(codexConfig.enabled is false there); remove this mount or enable codexConfig in "
             "the shared stack"
+        )
+    elif (
+        runner.codex_config_mount is not None
+        and wiring.codex_config_map is not None
+        and runner.codex_config_mount.key != wiring.codex_config_map.key
+    ):
+        # A subPath to a missing key: the kubelet creates an empty directory where codex
+        # expects its config.toml.
+        problems.append(
+            f"{at}.codexConfigMount.key: {runner.codex_config_mount.key!r} is not a key of the "
+            f"shared ConfigMap {wiring.codex_config_map.name} (its key is "
+            f"{wiring.codex_config_map.key!r}, codexConfig.key in the shared stack)"
         )
     if runner.rollout_on_config_change and wiring.rollout_digests is None:
         problems.append(

@@ -1,0 +1,288 @@
+"""Each class of bad config through the real CLI, as an operator meets it: `gh-runner render` on
+a scratch copy of the stacks exits 2, names the file and the key on stderr, prints no traceback
+and no YAML."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stack_fixtures import EditConfig
+from test_cli import gh_runner
+
+Config = dict[str, Any]
+
+
+def runner(**changes: Any) -> Callable[[Config], None]:
+    return lambda config: config["runner"].update(changes)
+
+
+def shared(**changes: Any) -> Callable[[Config], None]:
+    return lambda config: config.update(changes)
+
+
+SECRET = {"name": "ssh", "secretName": "runner-ssh", "mountPath": "/home/runner/.ssh"}
+
+# (class, stack edited, the edit, the key stderr names)
+CLASSES: list[tuple[str, str, Callable[[Config], None], str]] = [
+    (
+        "quantity",
+        "codex-runner",
+        runner(resources={"requests": {"cpu": "-1"}}),
+        "runner.resources.requests.cpu: '-1' must not be negative",
+    ),
+    (
+        "resource name",
+        "codex-runner",
+        runner(resources={"limits": {"cpuu": "1"}}),
+        "runner.resources.limits.cpuu: 'cpuu' is not a container resource",
+    ),
+    ("int32", "codex-runner", runner(replicas=2**31), "runner.replicas: must be <= 2147483647"),
+    (
+        "int64",
+        "gemini-runner",
+        runner(terminationGracePeriodSeconds=2**64),
+        "runner.terminationGracePeriodSeconds: must be <= 9223372036854775807",
+    ),
+    (
+        "label",
+        "codex-runner",
+        runner(nodeSelector={"pool": "bad value!"}),
+        "runner.nodeSelector.pool: 'bad value!' is not a valid label value",
+    ),
+    (
+        "annotation",
+        "codex-runner",
+        runner(podAnnotations={"-x/y": "1"}),
+        "runner.podAnnotations.-x/y: '-x/y' is not a valid annotation key",
+    ),
+    (
+        "toleration",
+        "codex-runner",
+        runner(tolerations=[{"key": "k", "operator": "Exists", "value": "v"}]),
+        "runner.tolerations[0].value: must be empty when operator is Exists",
+    ),
+    (
+        "key path",
+        "codex-runner",
+        runner(secretMounts=[{**SECRET, "items": [{"key": "id", "path": "../id"}]}]),
+        "runner.secretMounts[0].items[0].path: '../id' must not contain a '..' element",
+    ),
+    (
+        "image",
+        "gemini-runner",
+        runner(image="ghcr.io/Spigell/runner:2.329.0"),
+        "runner.image: 'ghcr.io/Spigell/runner:2.329.0' is not an image reference",
+    ),
+    (
+        "port",
+        "codex-runner",
+        runner(networkPolicy={"enabled": True, "extraEgress": [{"ports": [{"port": 70000}]}]}),
+        "runner.networkPolicy.extraEgress[0].ports[0].port: must be between 1 and 65535",
+    ),
+    (
+        "schema",
+        "codex-runner",
+        runner(affinity={"nodeAffinity": {"nodeSelectorTermz": []}}),
+        "runner.affinity.nodeAffinity.nodeSelectorTermz: unknown field",
+    ),
+    (
+        "schema egress",
+        "codex-runner",
+        runner(networkPolicy={"extraEgress": [{"to": [{"ipBlok": {"cidr": "10.0.0.0/8"}}]}]}),
+        "runner.networkPolicy.extraEgress[0].to[0].ipBlok: unknown field",
+    ),
+    (
+        "default mode",
+        "codex-runner",
+        runner(secretMounts=[{**SECRET, "defaultMode": "0440"}]),
+        "runner.secretMounts[0].defaultMode: '0440' must be an integer, not a string",
+    ),
+    (
+        "mount path",
+        "codex-runner",
+        runner(workVolume={"name": "work", "mountPath": "/home/runner/.codex/"}),
+        "runner.workVolume.mountPath: duplicate mount path '/home/runner/.codex'",
+    ),
+    (
+        "home",
+        "gemini-runner",
+        lambda c: c["runner"].pop("pvcMounts"),
+        "runner.pvcMounts: is required",
+    ),
+    (
+        "env",
+        "codex-runner",
+        runner(env={"API_KEY": {"secretKeyRef": {"name": "k"}}}),
+        "runner.env.API_KEY.secretKeyRef.key: is required",
+    ),
+    (
+        "flattened key",
+        "codex-runner",
+        lambda c: c.update({"runner.replicas": 3}),
+        "runner.replicas: unknown key; to set a nested value use `pulumi config set --path",
+    ),
+    (
+        "codex key",
+        "codex-runner",
+        lambda c: c["runner"]["codexConfigMount"].update(key="x.toml"),
+        "runner.codexConfigMount.key: 'x.toml' is not a key of the shared ConfigMap",
+    ),
+    (
+        "managed token",
+        "shared",
+        lambda c: c["secretRefs"]["managedToken"].update(name="github-runner-config"),
+        "secretRefs.managedToken.name: 'github-runner-config' is the Secret of",
+    ),
+    (
+        "repository",
+        "shared",
+        shared(githubRepo="my-reforge-ai/.."),
+        "githubRepo: 'my-reforge-ai/..' names no repository",
+    ),
+    (
+        "configmap size",
+        "shared",
+        lambda c: c["codexConfig"].update(configToml="# " + "x" * 1024 * 1024 + "\n"),
+        "codexConfig.configToml: 1048590 bytes with its key, over the 1 MiB",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "expected"),
+    [pytest.param(s, e, x, id=c) for c, s, e, x in CLASSES],
+)
+def test_bad_config_exits_2_naming_file_and_key(
+    repo_copy: Path,
+    edit_config: EditConfig,
+    stack: str,
+    edit: Callable[[Config], None],
+    expected: str,
+) -> None:
+    edit_config(repo_copy, stack, edit)
+    result = gh_runner("render", cwd=repo_copy)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert f"stacks/{stack}/Pulumi.dev.yaml: {expected}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_problem_of_every_stack_at_once(repo_copy: Path, edit_config: EditConfig) -> None:
+    edit_config(repo_copy, "codex-runner", runner(replicas=-1, image="Upper/Case:1"))
+    edit_config(repo_copy, "gemini-runner", runner(nodeSelector={"a": "-", "b/c/d": "x"}))
+    result = gh_runner("render", cwd=repo_copy)
+    assert result.returncode == 2
+    lines = result.stderr.removeprefix("gh-runner: ").splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "runner.image",
+        "runner.replicas",
+        "runner.nodeSelector.a",
+        "runner.nodeSelector.b/c/d",
+    ]
+
+
+def test_two_fleets_of_one_name_are_refused_naming_both_files(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "gemini-runner", runner(name="codex-gh-runner"))
+    result = gh_runner("render", cwd=repo_copy)
+    assert result.returncode == 2
+    assert (
+        "stacks/gemini-runner/Pulumi.dev.yaml: Deployment my-reforge-ai/codex-gh-runner is also "
+        "created by stacks/codex-runner/Pulumi.dev.yaml"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _copy_stack(root: Path, name: str, stack: str) -> Path:
+    directory = root / "stacks" / name
+    shutil.copy(directory / "Pulumi.dev.yaml", directory / f"Pulumi.{stack}.yaml")
+    return directory / f"Pulumi.{stack}.yaml"
+
+
+def test_a_prod_copy_that_still_reads_the_dev_shared_stack_is_refused(repo_copy: Path) -> None:
+    for name in ("shared", "codex-runner", "gemini-runner"):
+        _copy_stack(repo_copy, name, "prod")
+    assert gh_runner("render", "--stack", "prod", cwd=repo_copy).returncode == 0
+    prod = repo_copy / "stacks" / "codex-runner" / "Pulumi.prod.yaml"
+    text = prod.read_text().replace(
+        "# sharedStack: organization/gh-runner-shared/dev",
+        "sharedStack: organization/gh-runner-shared/dev",
+    )
+    prod.write_text(text)
+    result = gh_runner("render", "--stack", "prod", cwd=repo_copy)
+    assert result.returncode == 2
+    assert (
+        "stacks/codex-runner/Pulumi.prod.yaml: sharedStack: 'organization/gh-runner-shared/dev' "
+        "is the shared stack of 'dev', not of this stack 'prod'"
+    ) in result.stderr
+    # The program itself refuses it too (here in a mock run), before registering anything.
+    program = gh_runner(
+        "render", "--format", "resources", "--stack", "prod", "stacks/codex-runner", cwd=repo_copy
+    )
+    assert (program.returncode, program.stdout) == (2, "")
+    assert "sharedStack: 'organization/gh-runner-shared/dev' is the shared stack" in program.stderr
+    prod.write_text(text.replace("config:\n", "config:\n  allowCrossStack: true\n", 1))
+    assert gh_runner("render", "--stack", "prod", cwd=repo_copy).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda text: text.replace("config:\n", "config:\n  runner: {}\n", 1),
+            "stacks/gemini-runner/Pulumi.dev.yaml: is not valid YAML: "
+            "duplicate key 'runner' (line ",
+        ),
+        (
+            lambda text: text.replace("  runner:\n", "  gh-runner-gemni:extra: 1\n  runner:\n", 1),
+            "gh-runner-gemni:extra: unknown namespace 'gh-runner-gemni', read by nothing "
+            "(this project is gh-runner-gemini; did you mean gh-runner-gemini:extra?)",
+        ),
+        (
+            lambda text: "- just\n- a list\n",
+            "stacks/gemini-runner/Pulumi.dev.yaml: must be a mapping (config: ...)",
+        ),
+        (
+            lambda text: "a scalar\n",
+            "stacks/gemini-runner/Pulumi.dev.yaml: must be a mapping (config: ...)",
+        ),
+        (
+            lambda text: text.replace(
+                "    env: {}", "    env:\n      FOO:\n        secure: v1:Y2lwaGVy", 1
+            ),
+            "stacks/gemini-runner/Pulumi.dev.yaml: runner.env.FOO: holds a secret value",
+        ),
+    ],
+    ids=["duplicate key", "misspelt prefix", "list", "scalar", "secret in env"],
+)
+def test_a_malformed_stack_file_is_one_clear_line(
+    repo_copy: Path, change: Callable[[str], str], expected: str
+) -> None:
+    path = repo_copy / "stacks" / "gemini-runner" / "Pulumi.dev.yaml"
+    path.write_text(change(path.read_text()))
+    result = gh_runner("render", cwd=repo_copy)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_kms_rotation_over_100_years_is_refused(repo_copy: Path, edit_config: EditConfig) -> None:
+    edit_config(repo_copy, "bootstrap", lambda c: c["kms"].update(rotationPeriod="3153600001s"))
+    result = gh_runner("render", "--format", "resources", "stacks/bootstrap", cwd=repo_copy)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "kms.rotationPeriod: '3153600001s' is over Cloud KMS's 100-year cap" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_mcp_token_switched_off_leaves_github_token_out(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    edit_config(repo_copy, "shared", lambda c: c["secretRefs"].update(mcpToken=None))
+    result = gh_runner("render", cwd=repo_copy)
+    assert result.returncode == 0, result.stderr
+    assert "GITHUB_PAT" in result.stdout
+    assert "GITHUB_TOKEN" not in result.stdout
