@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from github_double import github_runner
 from pytest_httpserver import HTTPServer
 
 from runner_k8s.cli import parser
@@ -69,32 +70,6 @@ def cluster() -> FakeCluster:
             "gemini-gh-runner": tuple(running_pod(n) for n in GEMINI_PODS),
         }
     )
-
-
-def github_runner(
-    runner_id: int,
-    name: str,
-    labels: tuple[str, ...],
-    status: str = "online",
-    busy: bool = False,
-) -> dict[str, Any]:
-    """One runner as GitHub's list-self-hosted-runners-for-repo example shows it."""
-    system = [
-        {"id": 1, "name": "self-hosted", "type": "read-only"},
-        {"id": 2, "name": "Linux", "type": "read-only"},
-        {"id": 3, "name": "X64", "type": "read-only"},
-    ]
-    custom = [{"id": 10 + i, "name": n, "type": "custom"} for i, n in enumerate(labels)]
-    return {
-        "id": runner_id,
-        "name": name,
-        "os": "Linux",
-        "status": status,
-        "busy": busy,
-        "ephemeral": True,
-        "runner_group_id": 1,
-        "labels": system + custom,
-    }
 
 
 def serving() -> list[dict[str, Any]]:

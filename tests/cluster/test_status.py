@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import pytest
 import yaml
+from github_double import github_runner
 from pytest_httpserver import HTTPServer
 
 pytestmark = pytest.mark.cluster
@@ -162,26 +163,6 @@ def fleets(cluster: KubectlCluster) -> Iterator[Fleets]:
             set_status(cluster, name, containers, running_since(minutes=10))
     yield Fleets(cluster, pods)
     delete_marked_pods(cluster)
-
-
-def github_runner(
-    runner_id: int, name: str, labels: tuple[str, ...], status: str = "online", busy: bool = False
-) -> dict[str, Any]:
-    system = [
-        {"id": 1, "name": "self-hosted", "type": "read-only"},
-        {"id": 2, "name": "Linux", "type": "read-only"},
-        {"id": 3, "name": "X64", "type": "read-only"},
-    ]
-    custom = [{"id": 10 + i, "name": n, "type": "custom"} for i, n in enumerate(labels)]
-    return {
-        "id": runner_id,
-        "name": name,
-        "os": "Linux",
-        "status": status,
-        "busy": busy,
-        "ephemeral": True,
-        "labels": system + custom,
-    }
 
 
 def registered(
