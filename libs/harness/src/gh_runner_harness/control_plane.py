@@ -107,6 +107,11 @@ class ApiServer:
             self.process.wait(timeout=STOP_TIMEOUT)
         stop(self.process)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its port and open connections but answers nothing, as an
+        API endpoint that blackholes traffic during a control-plane upgrade."""
+        self.process.send_signal(signal.SIGSTOP)
+
     def restart(self, timeout: float = READY_TIMEOUT) -> None:
         """Start it again and wait until it is ready. Call it from the main thread: the server
         is tied to its parent thread's life (PR_SET_PDEATHSIG)."""

@@ -155,14 +155,19 @@ class Engine:
         return result
 
     def cli(
-        self, stack_dir: str, *args: str, timeout: float = CLI_TIMEOUT
+        self,
+        stack_dir: str,
+        *args: str,
+        timeout: float = CLI_TIMEOUT,
+        extra_env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """A plain CLI call, for what the Automation API only offers with --show-secrets.
-        A command still running after ``timeout`` seconds raises subprocess.TimeoutExpired."""
+        A command still running after ``timeout`` seconds raises subprocess.TimeoutExpired;
+        ``extra_env`` is set for this command only (an operator's `VAR=value pulumi ...`)."""
         done = subprocess.run(
             [str(bin_dir() / "pulumi"), *args, "--non-interactive"],
             cwd=self.stack_dir(stack_dir),
-            env=self.env,
+            env={**self.env, **(extra_env or {})},
             capture_output=True,
             text=True,
             check=False,
