@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,41 @@ class Layout:
         )
 
 
+@dataclass
+class ApiServer:
+    """The running kube-apiserver, which the fault tests stop and start again: same port, same
+    etcd, same serving certificate (kube-apiserver keeps the one it finds in --cert-dir), same
+    token, so every kubeconfig written for it stays valid across a restart."""
+
+    command: list[str]
+    log: Path
+    ready_url: str
+    token: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self, kill: bool = True) -> None:
+        """``kill``: SIGKILL, a server gone at once (its open connections reset), as a crashed
+        or preempted control-plane VM; otherwise SIGTERM and a graceful drain."""
+        if kill and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+        stop(self.process)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its port and open connections but answers nothing, as an
+        API endpoint that blackholes traffic during a control-plane upgrade."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def restart(self, timeout: float = READY_TIMEOUT) -> None:
+        """Start it again and wait until it is ready. Call it from the main thread: the server
+        is tied to its parent thread's life (PR_SET_PDEATHSIG)."""
+        self.stop()
+        self.process = start(self.command, self.log)
+        wait_until_healthy(
+            "kube-apiserver", self.process, self.ready_url, self.log, self.token, timeout=timeout
+        )
+
+
 @dataclass(frozen=True)
 class ControlPlane:
     kubeconfig: Path
@@ -95,6 +130,8 @@ class ControlPlane:
     layout: Layout
     # The toolchain's kubectl (the control plane's own release), never whatever is on PATH.
     kubectl_binary: Path
+    # None only for a ControlPlane built by hand; running_control_plane always sets it.
+    apiserver: ApiServer | None = field(default=None, compare=False)
 
     def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run kubectl against this control plane only; the caller checks returncode."""
@@ -331,14 +368,20 @@ def running_control_plane(
             layout.etcd_log,
             timeout=ready_timeout,
         )
-        apiserver = start(
-            apiserver_command(bin_dir / "kube-apiserver", layout, ports), layout.apiserver_log
+        command = apiserver_command(bin_dir / "kube-apiserver", layout, ports)
+        apiserver = ApiServer(
+            command,
+            layout.apiserver_log,
+            f"{server}/readyz",
+            token,
+            start(command, layout.apiserver_log),
         )
-        running.callback(stop, apiserver)
+        # The process of the moment: a fault test may have restarted it.
+        running.callback(lambda: stop(apiserver.process))
         wait_until_healthy(
             "kube-apiserver",
-            apiserver,
-            f"{server}/readyz",
+            apiserver.process,
+            apiserver.ready_url,
             layout.apiserver_log,
             token,
             timeout=ready_timeout,
@@ -354,4 +397,5 @@ def running_control_plane(
             context=CLUSTER_NAME,
             layout=layout,
             kubectl_binary=bin_dir / "kubectl",
+            apiserver=apiserver,
         )

@@ -28,6 +28,8 @@ from .paths import REPO
 from .toolchain import bin_dir, toolchain_root
 
 PASSPHRASE = "gh-runner-engine-tests"
+# A CLI call still running after this long has hung: fail rather than block the tier.
+CLI_TIMEOUT = 600.0
 # What a workspace copy needs for `uv sync` and for every stack to run unchanged.
 WORKSPACE_PARTS = ("pyproject.toml", "uv.lock", "libs", "stacks", "policies")
 _NOT_COPIED = shutil.ignore_patterns(
@@ -152,18 +154,50 @@ class Engine:
         self.record(result.stdout, result.stderr)
         return result
 
-    def cli(self, stack_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
-        """A plain CLI call, for what the Automation API only offers with --show-secrets."""
+    def cli(
+        self,
+        stack_dir: str,
+        *args: str,
+        timeout: float = CLI_TIMEOUT,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """A plain CLI call, for what the Automation API only offers with --show-secrets.
+        A command still running after ``timeout`` seconds raises subprocess.TimeoutExpired;
+        ``extra_env`` is set for this command only (an operator's `VAR=value pulumi ...`)."""
         done = subprocess.run(
             [str(bin_dir() / "pulumi"), *args, "--non-interactive"],
             cwd=self.stack_dir(stack_dir),
-            env=self.env,
+            env={**self.env, **(extra_env or {})},
             capture_output=True,
             text=True,
             check=False,
+            timeout=timeout,
         )
         self.record(done.stdout, done.stderr)
         return done
+
+    def spawn(self, stack_dir: str, *args: str, output: Path) -> subprocess.Popen[bytes]:
+        """A CLI command left running, for a test to signal: in a process group of its own
+        (a terminal's Ctrl-C reaches the whole group: CLI, language host, provider), its
+        stdout and stderr into ``output``. The caller waits for it with a timeout."""
+        with output.open("wb") as sink:
+            return subprocess.Popen(
+                [str(bin_dir() / "pulumi"), *args, "--non-interactive"],
+                cwd=self.stack_dir(stack_dir),
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def export(self, stack_dir: str, stack: str = "dev") -> dict[str, Any]:
+        """The stack's state as `pulumi stack export` prints it (secrets stay encrypted)."""
+        done = self.cli(stack_dir, "stack", "export", "--stack", stack)
+        if done.returncode != 0:
+            raise RuntimeError(f"pulumi stack export: {done.stderr}")
+        state: dict[str, Any] = json.loads(done.stdout)
+        return state
 
     def files(self) -> Iterator[Path]:
         """Every file the engine could have written: state, PULUMI_HOME, logs, config."""
