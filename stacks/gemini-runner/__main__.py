@@ -11,7 +11,9 @@ provider = kubernetes_provider(config.provider)
 fleet = RunnerFleet(
     config.runner.name,
     runner=config.runner,
-    wiring=shared.require_output("wiring"),
+    # get_output, not require_output: a destroyed shared stack then gets the library's one-line
+    # message instead of a KeyError traceback.
+    wiring=shared.get_output("wiring"),
     provider=provider,
     provider_config=config.provider,
 )

@@ -187,7 +187,14 @@ def build_wiring(shared: SharedConfig) -> SharedWiring:
 
 
 def read_wiring(value: Any) -> SharedWiring:
-    """The shared stack's ``wiring`` output as read back through a StackReference."""
+    """The shared stack's ``wiring`` output as read back through a StackReference (None: the
+    stack exports none, e.g. it was destroyed)."""
+    if value is None:
+        raise ConfigError.at(
+            "sharedStack",
+            "the shared stack exports no wiring (it was destroyed, or never updated by "
+            "gh-runner); run `pulumi up` in the shared stack before this one",
+        )
     try:
         return SharedWiring.model_validate(value)
     except ValidationError as exc:
