@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_httpserver import HTTPServer
+
 
 def github_runner(
     runner_id: int,
@@ -30,3 +32,14 @@ def github_runner(
         "runner_group_id": 1,
         "labels": system + custom,
     }
+
+
+def runners_path(repo: str) -> str:
+    return f"/repos/{repo}/actions/runners"
+
+
+def answer(httpserver: HTTPServer, repo: str, runners: list[dict[str, Any]]) -> None:
+    """The double lists ``runners`` for ``repo``, one page, as GitHub's endpoint does."""
+    httpserver.expect_request(runners_path(repo), method="GET").respond_with_json(
+        {"total_count": len(runners), "runners": runners}
+    )

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from github_double import github_runner
+from github_double import answer, github_runner, runners_path
 from pytest_httpserver import HTTPServer
 
 from runner_k8s.cli import parser
@@ -31,7 +31,7 @@ from runner_k8s.status_command import run
 # appear nowhere else.
 TOKEN = "github_pat_11CANARY0000000000000000000000000000000000000000000000000000000000"
 REPO_NAME = "acme/fleet"
-RUNNERS_PATH = f"/repos/{REPO_NAME}/actions/runners"
+RUNNERS_PATH = runners_path(REPO_NAME)
 CODEX_LABELS = ("gpt-5-codex",)
 GEMINI_LABELS = ("gemini-2.5-flash", "gemini-2.5-pro")
 CODEX_PODS = ("codex-gh-runner-7d4b9c8f6d-abcde", "codex-gh-runner-7d4b9c8f6d-fghij")
@@ -76,12 +76,6 @@ def serving() -> list[dict[str, Any]]:
     return [github_runner(100 + i, n, CODEX_LABELS) for i, n in enumerate(CODEX_PODS)] + [
         github_runner(200 + i, n, GEMINI_LABELS) for i, n in enumerate(GEMINI_PODS)
     ]
-
-
-def answer(httpserver: HTTPServer, runners: list[dict[str, Any]]) -> None:
-    httpserver.expect_request(RUNNERS_PATH, method="GET").respond_with_json(
-        {"total_count": len(runners), "runners": runners}
-    )
 
 
 @dataclass(frozen=True)
@@ -159,7 +153,7 @@ def test_every_page_is_read_and_a_registered_fleet_is_healthy(
 def test_the_token_comes_from_either_variable(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path, variable: str
 ) -> None:
-    answer(httpserver, serving())
+    answer(httpserver, REPO_NAME, serving())
     result = status(httpserver, cluster, repo, environ={variable: TOKEN})
     assert result.code == 0, result.err
     assert_token_only_in_authorization(httpserver)
@@ -287,7 +281,7 @@ def deleted(httpserver: HTTPServer) -> list[str]:
 def test_remove_ghosts_without_yes_only_lists_them(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer(httpserver, ghosts_and_friends())
+    answer(httpserver, REPO_NAME, ghosts_and_friends())
     result = status(httpserver, cluster, repo, "--remove-ghosts")
     assert deleted(httpserver) == []
     would = [line for line in result.out.splitlines() if line.startswith("would delete")]
@@ -301,7 +295,7 @@ def test_remove_ghosts_without_yes_only_lists_them(
 def test_remove_ghosts_with_yes_deletes_only_offline_idle_ghosts(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer(httpserver, ghosts_and_friends())
+    answer(httpserver, REPO_NAME, ghosts_and_friends())
     httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_data(
         "", status=204
     )
@@ -315,7 +309,11 @@ def test_remove_ghosts_with_yes_deletes_only_offline_idle_ghosts(
 def test_removing_the_only_ghost_leaves_a_healthy_fleet(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer(httpserver, [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")])
+    answer(
+        httpserver,
+        REPO_NAME,
+        [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")],
+    )
     httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_data(
         "", status=204
     )
@@ -332,7 +330,11 @@ def test_removing_the_only_ghost_leaves_a_healthy_fleet(
 def test_a_refused_delete_exits_2_naming_the_write_permission(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer(httpserver, [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")])
+    answer(
+        httpserver,
+        REPO_NAME,
+        [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")],
+    )
     httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_json(
         {"message": "Resource not accessible by personal access token"}, status=403
     )
@@ -357,7 +359,7 @@ def test_repository_and_cluster_come_from_stack_config_unless_overridden(
     edit_config(repo_copy, "shared", shared)
     edit_config(repo_copy, "codex-runner", codex)
     edit_config(repo_copy, "gemini-runner", gemini)
-    answer(httpserver, serving())
+    answer(httpserver, REPO_NAME, serving())
 
     result = status(httpserver, cluster, repo_copy, repo=None)
     assert result.code == 0, result.err
@@ -493,6 +495,6 @@ def test_a_secret_kubeconfig_in_stack_config_asks_for_kubeconfig(
         status(httpserver, cluster, repo_copy)
     assert cluster.connected == [] and httpserver.log == []
     # Given on the command line, it is used for every fleet.
-    answer(httpserver, serving())
+    answer(httpserver, REPO_NAME, serving())
     assert status(httpserver, cluster, repo_copy, "--kubeconfig", "/kc").code == 0
     assert cluster.connected == [("/kc", None)]

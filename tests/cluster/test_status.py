@@ -21,14 +21,14 @@ from typing import Any, Protocol
 
 import pytest
 import yaml
-from github_double import github_runner
+from github_double import answer, github_runner, runners_path
 from pytest_httpserver import HTTPServer
 
 pytestmark = pytest.mark.cluster
 
 TOKEN = "github_pat_11CLUSTERCANARY000000000000000000000000000000000000000000000000000"
 REPO_NAME = "acme/fleet"
-RUNNERS_PATH = f"/repos/{REPO_NAME}/actions/runners"
+RUNNERS_PATH = runners_path(REPO_NAME)
 # Marks the pods this module creates, for the cleanup.
 MARK = "test.gh-runner/status"
 FLEETS = {
@@ -180,12 +180,6 @@ def registered(
     return runners
 
 
-def answer(httpserver: HTTPServer, runners: list[dict[str, Any]]) -> None:
-    httpserver.expect_request(RUNNERS_PATH, method="GET").respond_with_json(
-        {"total_count": len(runners), "runners": runners}
-    )
-
-
 @dataclass(frozen=True)
 class Run:
     code: int
@@ -233,7 +227,7 @@ def gh_runner_status(fleets: Fleets, httpserver: HTTPServer, repo: Path, *extra:
 def test_fleets_whose_pods_are_all_registered_are_healthy(
     fleets: Fleets, httpserver: HTTPServer, repo: Path
 ) -> None:
-    answer(httpserver, registered(fleets))
+    answer(httpserver, REPO_NAME, registered(fleets))
     run = gh_runner_status(fleets, httpserver, repo, "--format", "json")
     assert run.code == 0, run.out + run.err
     record = run.json()
@@ -255,7 +249,7 @@ def test_fleets_whose_pods_are_all_registered_are_healthy(
 def test_a_fleet_whose_pods_never_registered_is_degraded(
     fleets: Fleets, httpserver: HTTPServer, repo: Path
 ) -> None:
-    answer(httpserver, registered(fleets, skip="gemini-gh-runner"))
+    answer(httpserver, REPO_NAME, registered(fleets, skip="gemini-gh-runner"))
     run = gh_runner_status(fleets, httpserver, repo)
     assert run.code == 1, run.out + run.err
     assert "codex-gh-runner: healthy, 2 of 2 serving" in run.out
@@ -267,7 +261,7 @@ def test_a_fleet_whose_pods_never_registered_is_degraded(
 
     # Within the grace period the same pods are only starting.
     httpserver.clear()
-    answer(httpserver, registered(fleets, skip="gemini-gh-runner"))
+    answer(httpserver, REPO_NAME, registered(fleets, skip="gemini-gh-runner"))
     patient = gh_runner_status(fleets, httpserver, repo, "--grace", "3600", "--format", "json")
     assert patient.code == 1
     gemini = set(fleets.pods["gemini-gh-runner"])
@@ -282,6 +276,7 @@ def test_a_ghost_is_found_and_removed_only_with_yes(
     ghost = f"codex-gh-runner-{TEMPLATE_HASH}-gh0st"
     answer(
         httpserver,
+        REPO_NAME,
         [*registered(fleets), github_runner(900, ghost, FLEETS["codex-gh-runner"], "offline")],
     )
     httpserver.expect_request(f"{RUNNERS_PATH}/900", method="DELETE").respond_with_data("", 204)
@@ -304,7 +299,7 @@ def test_registered_labels_that_differ_from_config_are_label_drift(
         "codex-gh-runner": ("GPT-5-Codex",),  # case alone is no drift: GitHub ignores it
         "gemini-gh-runner": ("gemini-2.5-flash",),  # gemini-2.5-pro is missing
     }
-    answer(httpserver, registered(fleets, labels=labels))
+    answer(httpserver, REPO_NAME, registered(fleets, labels=labels))
     run = gh_runner_status(fleets, httpserver, repo, "--format", "json")
     assert run.code == 1
     verdicts = run.verdicts()
@@ -347,7 +342,7 @@ def test_a_pod_stuck_in_container_creating_shows_its_multi_attach_event(
             "count": 1,
         }
         cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(event))
-        answer(httpserver, registered(fleets))
+        answer(httpserver, REPO_NAME, registered(fleets))
         run = gh_runner_status(fleets, httpserver, repo, "--format", "json")
         assert run.code == 1  # two serve, but a third pod of the fleet cannot start
         [row] = [r for f in run.json()["fleets"] for r in f["rows"] if r["name"] == stuck]
