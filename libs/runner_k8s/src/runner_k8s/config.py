@@ -132,10 +132,9 @@ class SecretRefs(Model):
     github_pat: SecretKeyRef = SecretKeyRef(name="github-runner-config", key="github-pat")
     """Where runners read `GITHUB_PAT`, the token that registers them, unless `githubToken` is set.
     """
-    # null: no GITHUB_TOKEN in the pods (a cluster without the MCP server's Secret).
     mcp_token: SecretKeyRef | None = SecretKeyRef(name="github-mcp-credentials", key="github-pat")
     """Where runners read `GITHUB_TOKEN`, the token of the GitHub MCP server the codex config talks
-    to.
+    to; `null`: no `GITHUB_TOKEN` in the pods (a cluster without the MCP server's Secret).
     """
     # The Secret the shared stack creates itself when `githubToken` is set.
     managed_token: SecretKeyRef = SecretKeyRef(name="gh-runner-github-token", key="github-pat")
