@@ -428,7 +428,7 @@ def test_diff_refuses_two_stacks_rendering_one_object(
     edit_config(repo_copy, "gemini-runner", lambda c: c["runner"].update(name="codex-gh-runner"))
     monkeypatch.chdir(repo_copy)
     assert bad_input(capsys, ["diff", str(baseline)]) == (
-        "gh-runner: the render of stacks/gemini-runner/Pulumi.dev.yaml: Deployment "
-        "my-reforge-ai/codex-gh-runner again "
-        "(also in the render of stacks/codex-runner/Pulumi.dev.yaml)"
+        "gh-runner: stacks/gemini-runner/Pulumi.dev.yaml: Deployment "
+        "my-reforge-ai/codex-gh-runner is also created by stacks/codex-runner/Pulumi.dev.yaml: "
+        "the two stacks would fight over it; rename one (runner.name)"
     )

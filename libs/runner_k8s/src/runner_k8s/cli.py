@@ -23,7 +23,6 @@ from .objects import Manifest
 from .render import (
     DEFAULT_STACK_DIRS,
     FALLBACK_FILE,
-    Located,
     check_unique,
     find_repo_root,
     header,
@@ -111,16 +110,12 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    stack_files = [
-        Located(manifest, f"the render of {stack_dir / f'Pulumi.{args.stack}.yaml'}")
-        for stack_dir in _stack_dirs(args.stack_dir)
-        for manifest in render_stacks([stack_dir], args.stack)
-    ]
+    # render_stacks refuses two stacks rendering one object; the files are checked here.
+    rendered = render_stacks(_stack_dirs(args.stack_dir), args.stack)
     in_files = [found for f in args.files for found in read_manifests(Path(f))]
-    problems = check_unique(stack_files) + check_unique(in_files)
+    problems = check_unique(in_files)
     if problems:
         raise ConfigError(problems)
-    rendered = [found.manifest for found in stack_files]
     applied = [found.manifest for found in in_files]
     drift = compare(rendered, applied, live=args.live)
     if drift.clean:

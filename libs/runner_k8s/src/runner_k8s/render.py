@@ -103,7 +103,7 @@ def render_stacks(
 ) -> list[Manifest]:
     manifests: list[Manifest] = []
     # Two stacks registering one object would fight over it (each `up` undoing the other's).
-    owners: dict[tuple[str, str, str], str] = {}
+    owners: dict[str, str] = {}
     problems: list[str] = []
     for stack_dir in stack_dirs:
         where = str(stack_dir / f"Pulumi.{stack}.yaml")
@@ -117,13 +117,11 @@ def render_stacks(
             ]
             continue
         for manifest in rendered:
-            meta = manifest["metadata"]
-            identity = (manifest["kind"], meta.get("namespace", ""), meta["name"])
+            identity = object_id(manifest)
             if identity in owners:
                 problems.append(
-                    f"{where}: {identity[0]} {identity[1]}/{identity[2]} is also created by "
-                    f"{owners[identity]}: the two stacks would fight over it; rename one "
-                    "(runner.name)"
+                    f"{where}: {identity} is also created by {owners[identity]}: the two stacks "
+                    "would fight over it; rename one (runner.name)"
                 )
             owners.setdefault(identity, where)
         manifests += rendered
