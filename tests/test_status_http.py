@@ -306,14 +306,19 @@ def test_remove_ghosts_with_yes_deletes_only_offline_idle_ghosts(
     assert_token_only_in_authorization(httpserver)
 
 
-def test_removing_the_only_ghost_leaves_a_healthy_fleet(
-    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
-) -> None:
+def answer_with_one_ghost(httpserver: HTTPServer) -> None:
+    """Both fleets serving, plus one offline idle registration of the codex fleet (id 300)."""
     answer(
         httpserver,
         REPO_NAME,
         [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")],
     )
+
+
+def test_removing_the_only_ghost_leaves_a_healthy_fleet(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    answer_with_one_ghost(httpserver)
     httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_data(
         "", status=204
     )
@@ -330,11 +335,7 @@ def test_removing_the_only_ghost_leaves_a_healthy_fleet(
 def test_a_refused_delete_exits_2_naming_the_write_permission(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer(
-        httpserver,
-        REPO_NAME,
-        [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")],
-    )
+    answer_with_one_ghost(httpserver)
     httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_json(
         {"message": "Resource not accessible by personal access token"}, status=403
     )
