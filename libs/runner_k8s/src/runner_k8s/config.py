@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from .env_names import RESERVED_ENV
-from .errors import ConfigError
+from .errors import ConfigError, repeats
 from .fields import (
     ENV_NAME,
     GITHUB_REPO,
@@ -654,14 +654,10 @@ def check_shared_stack(config: RunnerStackConfig, stack: str) -> list[str]:
 
 
 def _duplicates(entries: list[tuple[str, str]], what: str) -> list[str]:
-    seen: dict[str, str] = {}
-    problems = []
-    for key, value in entries:
-        if value in seen:
-            problems.append(f"{key}: duplicate {what} {value!r} (also used by {seen[value]})")
-        else:
-            seen[value] = key
-    return problems
+    return [
+        f"{key}: duplicate {what} {value!r} (also used by {first})"
+        for key, value, first in repeats(entries)
+    ]
 
 
 def check_runner(runner: RunnerConfig, at: str) -> list[str]:

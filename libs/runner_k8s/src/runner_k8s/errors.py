@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -96,3 +96,17 @@ def yaml_problem(exc: Exception) -> str:
     else:
         text = str(exc)
     return " ".join(text.split())
+
+
+def repeats(entries: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """``(where, value)`` pairs -> ``(where, value, where it first stood)`` for every value seen
+    before: the one rule behind "duplicate volume name", "the same object twice" and "two stacks
+    render one object", each of which words its own message."""
+    first: dict[str, str] = {}
+    found = []
+    for where, value in entries:
+        if value in first:
+            found.append((where, value, first[value]))
+        else:
+            first[value] = where
+    return found

@@ -21,7 +21,7 @@ from .config import (
     load_shared,
     shared_home_warnings,
 )
-from .errors import ConfigError, yaml_problem
+from .errors import ConfigError, repeats, yaml_problem
 from .manifests import runner_manifests
 from .objects import Manifest, object_id
 from .shared_objects import shared_manifests
@@ -103,7 +103,7 @@ def render_stacks(
 ) -> list[Manifest]:
     manifests: list[Manifest] = []
     # Two stacks registering one object would fight over it (each `up` undoing the other's).
-    owners: dict[str, str] = {}
+    owners: list[tuple[str, str]] = []  # (stack file, object), for the repeats below
     problems: list[str] = []
     for stack_dir in stack_dirs:
         where = str(stack_dir / f"Pulumi.{stack}.yaml")
@@ -116,17 +116,15 @@ def render_stacks(
                 p for p in (_in_file(Path(where), p) for p in exc.problems) if p not in problems
             ]
             continue
-        for manifest in rendered:
-            identity = object_id(manifest)
-            if identity in owners:
-                problems.append(
-                    f"{where}: {identity} is also created by {owners[identity]}: the two stacks "
-                    "would fight over it; rename one (runner.name)"
-                )
-            owners.setdefault(identity, where)
+        owners += [(where, object_id(manifest)) for manifest in rendered]
         manifests += rendered
         if warnings is not None:
             warnings += [f"{where}: {w}" for w in found]
+    problems += [
+        f"{where}: {identity} is also created by {first}: the two stacks would fight over it; "
+        "rename one (runner.name)"
+        for where, identity, first in repeats(owners)
+    ]
     if problems:
         raise ConfigError(problems)
     return manifests
@@ -233,15 +231,8 @@ def _located(document: Any, where: str) -> Located:
 def check_unique(objects: Iterable[Located]) -> list[str]:
     """The same object twice among the inputs: which copy counts would depend on argument
     order, so the diff refuses to choose."""
-    first: dict[str, str] = {}
-    problems = []
-    for found in objects:
-        key = object_id(found.manifest)
-        if key in first:
-            problems.append(f"{found.where}: {key} again (also in {first[key]})")
-        else:
-            first[key] = found.where
-    return problems
+    pairs = ((found.where, object_id(found.manifest)) for found in objects)
+    return [f"{where}: {key} again (also in {first})" for where, key, first in repeats(pairs)]
 
 
 def _short(value: Any) -> str:
