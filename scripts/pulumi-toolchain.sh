@@ -28,19 +28,18 @@ shopt -s inherit_errexit
 # (`pulumi`, 3.272.0): the proxy does not serve every pkg/v3 release (not v3.272.0 or v3.273.0),
 # so this is the nearest release it serves at or above the SDK, in the same major.
 PULUMI_VERSION=v3.274.0
-# github.com/pulumi/pulumi-kubernetes/provider/v4: the proxy serves no release tag of it, only
-# this pseudo-version (a commit of January 2026, between releases 4.24.0 and 4.29.0). Its sdk/v4
-# sibling is taken at the version its go.mod requires.
-KUBERNETES_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
-# The plugin version uv.lock's Python SDK (`pulumi-kubernetes`) requests, in its
-# pulumi-plugin.json: it must equal that SDK's version. The provider reports it, with the commit
-# it was built from as semver build metadata (4.34.2+f47bc2d6f199): the engine warns "resource
-# plugin kubernetes is expected to have version >=4.34.2" for any lower report, and build
-# metadata keeps the real origin visible.
-KUBERNETES_PLUGIN_VERSION=4.34.2
-KUBERNETES_PROVIDER_BUILD_VERSION=$KUBERNETES_PLUGIN_VERSION+${KUBERNETES_PROVIDER_MODULE_VERSION##*-}
+# The Kubernetes provider production runs: the version uv.lock locks the Python SDK
+# (`pulumi-kubernetes`) at, which is also the plugin version that SDK's pulumi-plugin.json asks
+# the engine for. The Go module proxy serves the provider module only at a pre-4.29 snapshot, so
+# it is built from the upstream tag's source archive in ../shared/toolchain (see its README),
+# checked against the SHA256SUMS beside it. The binary reports exactly this version.
+KUBERNETES_PLUGIN_VERSION=4.32.0
+PROVIDER_ARCHIVE_NAME=pulumi-kubernetes-v$KUBERNETES_PLUGIN_VERSION-src.tar.gz
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The archive sits in the shared/ folder laid beside a clone; GH_RUNNER_PROVIDER_SOURCE_DIR
+# points elsewhere.
+PROVIDER_SOURCE_DIR=${GH_RUNNER_PROVIDER_SOURCE_DIR:-$HERE/../../shared/toolchain}
 LANGUAGE_HOST_SOURCE=$HERE/toolchain/pulumi-language-python/main.go
 
 # shellcheck source-path=SCRIPTDIR
@@ -116,18 +115,42 @@ build_language_host() {
     install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$SCRATCH/out/pulumi-language-python-exec"
 }
 
+# The archive's own checksum line must match: a truncated or swapped archive stops here, before
+# ten minutes of building.
+check_provider_archive() {
+    local sums=$PROVIDER_SOURCE_DIR/SHA256SUMS
+    [ -f "$sums" ] || { echo "$sums is missing"; return 1; }
+    (cd "$PROVIDER_SOURCE_DIR" && grep -F " $PROVIDER_ARCHIVE_NAME" SHA256SUMS | sha256sum -c -)
+}
+
+unpack_provider() {
+    mkdir -p "$SCRATCH/pulumi-kubernetes"
+    tar -xzf "$PROVIDER_ARCHIVE" -C "$SCRATCH/pulumi-kubernetes" --strip-components=1
+    go -C "$SCRATCH/pulumi-kubernetes/provider" mod download
+}
+
 # The provider embeds schema-embed.json and terraform-mapping-embed.json, which its own
-# `go:generate go run ./generate.go` derives from the committed schema.json (stamping VERSION
+# `go:generate go run ./generate.go` derives from the shipped schema.json (stamping VERSION
 # into it) and terraform-mapping.json.
 generate_provider_schema() {
-    VERSION=$KUBERNETES_PROVIDER_BUILD_VERSION \
+    VERSION=$KUBERNETES_PLUGIN_VERSION \
         go -C "$SCRATCH/pulumi-kubernetes/provider" generate ./cmd/pulumi-resource-kubernetes
 }
 
 build_provider() {
     go -C "$SCRATCH/pulumi-kubernetes/provider" build -trimpath \
-        -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_BUILD_VERSION" \
+        -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PLUGIN_VERSION" \
         -o "$SCRATCH/out/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
+}
+
+# Adoption of kubectl-made objects rests on this option (client-side create since 4.29); a
+# binary without it is not the provider production runs.
+check_provider() {
+    local binary=$SCRATCH/out/pulumi-resource-kubernetes
+    if ! grep -q upsertExistingObjects "$binary"; then
+        echo "$binary lacks the upsertExistingObjects option"
+        return 1
+    fi
 }
 
 check_cli_version() {
@@ -148,27 +171,37 @@ build_pulumi() {
 }
 
 build_kubernetes_provider() {
-    local label="pulumi-resource-kubernetes $KUBERNETES_PROVIDER_BUILD_VERSION"
-    step "$label: download sources" \
-        lay_out github.com/pulumi/pulumi-kubernetes/provider/v4 \
-        "$KUBERNETES_PROVIDER_MODULE_VERSION" "$SCRATCH/pulumi-kubernetes/provider"
+    local label="pulumi-resource-kubernetes $KUBERNETES_PLUGIN_VERSION"
+    step "$label: check source archive" check_provider_archive
+    step "$label: unpack and download modules" unpack_provider
     step "$label: generate schema" generate_provider_schema
     step "$label: build" build_provider
+    step "$label: check" check_provider
 }
 
 main() {
     toolchain_init pulumi
-    preflight go jq flock awk sed sort cut tr mktemp sha256sum install
+    preflight go jq flock awk sed sort cut tr mktemp sha256sum install tar grep
     lock
     LANGUAGE_HOST_SHA256=$(sha256 "$LANGUAGE_HOST_SOURCE")
     component "pulumi $PULUMI_VERSION" build_pulumi \
         "$(printf 'pulumi=%s\nlanguage-host-source=%s' "$PULUMI_VERSION" "$LANGUAGE_HOST_SHA256")" \
         pulumi pulumi-language-python pulumi-language-python-exec
-    component "pulumi-resource-kubernetes $KUBERNETES_PROVIDER_BUILD_VERSION" \
-        build_kubernetes_provider \
-        "$(printf 'kubernetes-provider-module=%s\nkubernetes-provider-version=%s' \
-            "$KUBERNETES_PROVIDER_MODULE_VERSION" "$KUBERNETES_PROVIDER_BUILD_VERSION")" \
-        pulumi-resource-kubernetes
+    PROVIDER_ARCHIVE=$PROVIDER_SOURCE_DIR/$PROVIDER_ARCHIVE_NAME
+    if [ ! -f "$PROVIDER_ARCHIVE" ]; then
+        if [ -n "${GH_RUNNER_REQUIRE_TOOLCHAIN:-}" ]; then
+            FAILURE="the provider source $PROVIDER_ARCHIVE is missing (GH_RUNNER_REQUIRE_TOOLCHAIN is set)"
+            exit 1
+        fi
+        say "skipping pulumi-resource-kubernetes: $PROVIDER_ARCHIVE is missing" \
+            "(set GH_RUNNER_PROVIDER_SOURCE_DIR to the folder that holds it)"
+    else
+        component "pulumi-resource-kubernetes $KUBERNETES_PLUGIN_VERSION" \
+            build_kubernetes_provider \
+            "$(printf 'kubernetes-provider-version=%s\nkubernetes-provider-source=%s' \
+                "$KUBERNETES_PLUGIN_VERSION" "$(sha256 "$PROVIDER_ARCHIVE")")" \
+            pulumi-resource-kubernetes
+    fi
     finish
 }
 

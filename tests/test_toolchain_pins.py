@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,7 @@ from gh_runner_harness.toolchain import (
 from runner_k8s.kube_schema import KUBERNETES_VERSION
 
 LOCK = REPO / "uv.lock"
+SHARED_TOOLCHAIN = REPO.parent / "shared" / "toolchain"
 # The Pulumi CLI may run ahead of the Python SDK by at most this many minor releases: the Go
 # module proxy does not serve every pkg/v3 release (not v3.272.0 or v3.273.0), so the script pins
 # the nearest one it serves at or above uv.lock's SDK, in the same major. An SDK newer than the
@@ -65,8 +67,35 @@ def test_kubernetes_plugin_version_is_the_locked_sdk() -> None:
         f"{rel(PULUMI_SCRIPT)} pins KUBERNETES_PLUGIN_VERSION={pinned}, but {rel(LOCK)} locks "
         f"pulumi-kubernetes {sdk}: the engine tiers would run a provider reporting another "
         "version than the one the SDK asks for. Change both together (and check that "
-        "KUBERNETES_PROVIDER_MODULE_VERSION still builds a provider that new)."
+        "../shared/toolchain holds that version's source archive)."
     )
+
+
+def test_provider_is_built_from_the_source_of_the_pinned_version() -> None:
+    """Lock, script and archive name one release: the provider production runs is the one the
+    tiers build, and nothing is stamped with a version it is not."""
+    pins = script_pins(PULUMI_SCRIPT)
+    script = PULUMI_SCRIPT.read_text()
+    version = pins["KUBERNETES_PLUGIN_VERSION"]
+    assert "PROVIDER_ARCHIVE_NAME=pulumi-kubernetes-v$KUBERNETES_PLUGIN_VERSION-src.tar.gz" in (
+        script
+    ), f"{rel(PULUMI_SCRIPT)} must name the archive by KUBERNETES_PLUGIN_VERSION"
+    assert "Version=$KUBERNETES_PLUGIN_VERSION" in script, (
+        f"{rel(PULUMI_SCRIPT)} must stamp the provider with KUBERNETES_PLUGIN_VERSION alone"
+    )
+    archive = SHARED_TOOLCHAIN / f"pulumi-kubernetes-v{version}-src.tar.gz"
+    if not archive.is_file():
+        pytest.skip(f"{archive} is absent: the archive's own tag is not checked here")
+    with tarfile.open(archive) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/SOURCE.txt"))
+        handle = tar.extractfile(member)
+        assert handle is not None
+        source = handle.read().decode()
+    assert f"tag v{version} " in source, (
+        f"{archive} is not the source of tag v{version} (its SOURCE.txt: {source[:80]!r})"
+    )
+    sums = (SHARED_TOOLCHAIN / "SHA256SUMS").read_text()
+    assert archive.name in sums, f"{SHARED_TOOLCHAIN / 'SHA256SUMS'} does not pin {archive.name}"
 
 
 def test_the_installed_sdk_asks_for_the_pinned_plugin() -> None:
