@@ -18,8 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gh_runner_harness.paths import REPO
-from runner_k8s.mockrun import run_stack
-from runner_k8s.render import DEFAULT_STACK_DIRS, render_stacks, to_yaml
+from runner_k8s.offline.manifest_files import to_yaml
+from runner_k8s.offline.mockrun import run_stack
+from runner_k8s.offline.render import DEFAULT_STACK_DIRS, render_stacks
 
 STACK_DIRS = [REPO / d for d in DEFAULT_STACK_DIRS]
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from stack_fixtures import REPO
 
-from runner_k8s.mockrun import ProgramRun, Registration, run_stack
-from runner_k8s.stackfile import StackConfig, load_stack_config
+from runner_k8s.config.stackfile import StackConfig, load_stack_config
+from runner_k8s.offline.mockrun import ProgramRun, Registration, run_stack
 
 STACK_DIR = REPO / "stacks" / "bootstrap"
 PROJECT = "your-project-id"

@@ -15,9 +15,10 @@ import yaml
 from stack_fixtures import EditConfig
 
 from runner_k8s.cli import main
-from runner_k8s.kube_schema import KUBERNETES_VERSION
-from runner_k8s.objects import object_id
-from runner_k8s.render import DEFAULT_STACK_DIRS, load_manifests, render_stacks
+from runner_k8s.kube.objects import object_id
+from runner_k8s.kube.schema import KUBERNETES_VERSION
+from runner_k8s.offline.manifest_files import load_manifests
+from runner_k8s.offline.render import DEFAULT_STACK_DIRS, render_stacks
 
 
 def gh_runner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,8 @@ from typing import Any
 from stack_fixtures import K8S_STACKS, EditConfig
 
 from gh_runner_policies.rules import check
-from runner_k8s.mockrun import ProgramRun, run_stack
-from runner_k8s.render import render_stacks
+from runner_k8s.offline.mockrun import ProgramRun, run_stack
+from runner_k8s.offline.render import render_stacks
 
 
 def problems(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -15,20 +15,22 @@ import yaml
 from pydantic import BaseModel
 
 from runner_k8s.cli import main
-from runner_k8s.config import RunnerStackConfig, SharedConfig, load_runner_stack, load_shared
+from runner_k8s.config.bootstrap import BootstrapSettings, load_bootstrap
+from runner_k8s.config.runner import RunnerStackConfig
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import SharedConfig, load_shared
+from runner_k8s.config.stackfile import load_stack_config
 from runner_k8s.errors import ConfigError
-from runner_k8s.reference import (
+from runner_k8s.offline.reference import reference_markdown
+from runner_k8s.offline.schemas import (
     CONTRACTS,
     PROJECTS,
     REFERENCE_FILE,
-    reference_markdown,
     schema_comment,
     schema_path,
     schema_text,
 )
-from runner_k8s.stackfile import load_stack_config
 from runner_k8s.stacks import BOOTSTRAP_STACK, FLEET_STACKS, SHARED_STACK
-from runner_k8s.state_backend import BootstrapSettings, load_bootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 DIRECTORY = {c.project: c.stack.directory for c in CONTRACTS}

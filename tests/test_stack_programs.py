@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from stack_fixtures import K8S_STACKS, EditConfig
 
-from runner_k8s.markers import SECRET_MARKER
-from runner_k8s.mockrun import ProgramRun, Registration, run_stack
-from runner_k8s.objects import SKIP_AWAIT
-from runner_k8s.render import render_stack, render_stacks
-from runner_k8s.stackfile import load_stack_config
+from runner_k8s.config.stackfile import load_stack_config
+from runner_k8s.kube.markers import SECRET_MARKER
+from runner_k8s.kube.objects import SKIP_AWAIT
+from runner_k8s.offline.mockrun import ProgramRun, Registration, run_stack
+from runner_k8s.offline.render import render_stack, render_stacks
 
 PROVIDER = "pulumi:providers:kubernetes"
 # Objects that exist in the cluster and are managed elsewhere: never registered.

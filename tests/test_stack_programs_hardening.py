@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from stack_fixtures import EditConfig
 
+from runner_k8s.build.rollout import CODEX_CONFIG_ANNOTATION, GITHUB_TOKEN_ANNOTATION
+from runner_k8s.config.stackfile import load_stack_config
 from runner_k8s.errors import ConfigError
-from runner_k8s.markers import DEPLOY_TIME_MARKER
-from runner_k8s.mockrun import ProgramRun, run_stack
-from runner_k8s.render import render_stack, render_stacks
-from runner_k8s.rollout import CODEX_CONFIG_ANNOTATION, GITHUB_TOKEN_ANNOTATION
-from runner_k8s.stackfile import load_stack_config
+from runner_k8s.kube.markers import DEPLOY_TIME_MARKER
+from runner_k8s.offline.mockrun import ProgramRun, run_stack
+from runner_k8s.offline.render import render_stack, render_stacks
 from runner_k8s.wiring import payload_sha256
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from runner_k8s.stackfile import project_name
+from runner_k8s.config.stackfile import project_name
 from runner_k8s.stacks import BOOTSTRAP_STACK, FLEET_STACKS, KUBERNETES_STACKS, SHARED_STACK
 
 

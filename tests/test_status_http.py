@@ -24,8 +24,8 @@ from pytest_httpserver import HTTPServer
 
 from runner_k8s.cli import parser
 from runner_k8s.errors import ConfigError
-from runner_k8s.status import ClusterFacts, Deployment, Fleet, Pod
-from runner_k8s.status_command import run
+from runner_k8s.status.command import run
+from runner_k8s.status.model import ClusterFacts, Deployment, Fleet, Pod
 
 # A canary shaped like a fine-grained token: it must reach GitHub in the Authorization header and
 # appear nowhere else.

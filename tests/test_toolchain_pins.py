@@ -24,7 +24,7 @@ from gh_runner_harness.toolchain import (
     kubernetes_schema_version,
     script_pins,
 )
-from runner_k8s.kube_schema import KUBERNETES_VERSION
+from runner_k8s.kube.schema import KUBERNETES_VERSION
 
 LOCK = REPO / "uv.lock"
 SHARED_TOOLCHAIN = REPO.parent / "shared" / "toolchain"

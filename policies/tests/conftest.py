@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gh_runner_harness.paths import REPO
-from runner_k8s.render import DEFAULT_STACK_DIRS, render_stacks
+from runner_k8s.offline.render import DEFAULT_STACK_DIRS, render_stacks
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ the README's State backend section.
 
 import pulumi
 
-from runner_k8s.gcp import StateBackend, google_provider
-from runner_k8s.program import bootstrap_config
+from runner_k8s.components.state_backend import StateBackend, google_provider
+from runner_k8s.config.engine import bootstrap_config
 
 config = bootstrap_config()
 backend = StateBackend("state-backend", config, google_provider(config))

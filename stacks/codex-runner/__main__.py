@@ -2,8 +2,8 @@
 
 import pulumi
 
-from runner_k8s.components import RunnerFleet, kubernetes_provider
-from runner_k8s.program import runner_stack_config
+from runner_k8s.components.kubernetes import RunnerFleet, kubernetes_provider
+from runner_k8s.config.engine import runner_stack_config
 
 config = runner_stack_config()
 shared = pulumi.StackReference(config.shared_stack_name(pulumi.get_stack()))

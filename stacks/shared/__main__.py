@@ -2,8 +2,8 @@
 
 import pulumi
 
-from runner_k8s.components import SharedResources, kubernetes_provider
-from runner_k8s.program import shared_config
+from runner_k8s.components.kubernetes import SharedResources, kubernetes_provider
+from runner_k8s.config.engine import shared_config
 
 config = shared_config()
 provider = kubernetes_provider(config.provider)

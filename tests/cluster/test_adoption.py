@@ -17,9 +17,10 @@ import yaml
 from gh_runner_harness.cluster import Cluster
 from gh_runner_harness.engine import Engine
 from gh_runner_harness.paths import BASELINE, K8S_STACKS
-from runner_k8s.drift import compare
-from runner_k8s.objects import SKIP_AWAIT
-from runner_k8s.render import load_manifests, render_stack
+from runner_k8s.kube.objects import SKIP_AWAIT
+from runner_k8s.offline.drift import compare
+from runner_k8s.offline.manifest_files import load_manifests
+from runner_k8s.offline.render import render_stack
 
 pytestmark = pytest.mark.cluster
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from gh_runner_harness.control_plane import ADMIN_GROUP, ADMIN_USER, ControlPlane, pinned_versions
-from runner_k8s.render import load_manifests
+from runner_k8s.offline.manifest_files import load_manifests
 
 pytestmark = pytest.mark.cluster
 

@@ -37,8 +37,9 @@ from gh_runner_harness.cluster import STACK_KINDS, Cluster, production_surroundi
 from gh_runner_harness.control_plane import ApiServer
 from gh_runner_harness.engine import Engine
 from gh_runner_harness.paths import K8S_STACKS
-from runner_k8s.drift import compare
-from runner_k8s.render import load_manifests, render_stacks
+from runner_k8s.offline.drift import compare
+from runner_k8s.offline.manifest_files import load_manifests
+from runner_k8s.offline.render import render_stacks
 
 pytestmark = pytest.mark.cluster
 

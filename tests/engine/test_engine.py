@@ -18,8 +18,10 @@ import pytest
 
 from gh_runner_harness.engine import Engine, rendered_objects
 from gh_runner_harness.paths import BASELINE, K8S_STACKS
-from runner_k8s.drift import compare, object_id
-from runner_k8s.render import load_manifests, render_stacks
+from runner_k8s.kube.objects import object_id
+from runner_k8s.offline.drift import compare
+from runner_k8s.offline.manifest_files import load_manifests
+from runner_k8s.offline.render import render_stacks
 
 pytestmark = pytest.mark.engine
 

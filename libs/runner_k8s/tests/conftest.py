@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner_k8s.config import SharedConfig, load_shared
+from runner_k8s.config.shared import SharedConfig, load_shared
 
 
 @pytest.fixture

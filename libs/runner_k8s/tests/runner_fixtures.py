@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from runner_k8s.config import SharedConfig, load_runner_stack, load_shared
+from runner_k8s.build.fleet import runner_deployment
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import SharedConfig, load_shared
 from runner_k8s.errors import ConfigError
-from runner_k8s.manifests import runner_deployment
-from runner_k8s.objects import Manifest
+from runner_k8s.kube.objects import Manifest
 from runner_k8s.wiring import build_wiring
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from runner_fixtures import runner_values
 
-from runner_k8s.config import load_runner_stack, load_shared
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import load_shared
 from runner_k8s.errors import ConfigError
 
 

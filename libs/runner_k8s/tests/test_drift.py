@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from runner_k8s.drift import compare
+from runner_k8s.offline.drift import compare
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",

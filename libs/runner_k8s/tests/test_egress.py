@@ -8,17 +8,12 @@ from typing import Any
 import pytest
 from runner_fixtures import codex_shared, runner_error, runner_values
 
-from runner_k8s.config import SharedConfig, load_runner_stack
+from runner_k8s.build.fleet import runner_manifests
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import SharedConfig
 from runner_k8s.errors import ConfigError
-from runner_k8s.manifests import runner_manifests
-from runner_k8s.objects import Manifest
-from runner_k8s.wiring import (
-    McpService,
-    SharedWiring,
-    build_wiring,
-    mcp_services,
-    read_wiring,
-)
+from runner_k8s.kube.objects import Manifest
+from runner_k8s.wiring import McpService, SharedWiring, build_wiring, mcp_services, read_wiring
 
 MCP_GITHUB = McpService(server="github-mcp", service="mcp-github", namespace="ns", port=8080)
 

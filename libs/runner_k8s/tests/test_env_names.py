@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from runner_fixtures import runner_values
 
-from runner_k8s.config import load_runner_stack, load_shared
-from runner_k8s.env_names import RESERVED_ENV
+from runner_k8s.build.fleet import runner_deployment
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import load_shared
 from runner_k8s.errors import ConfigError
-from runner_k8s.manifests import runner_deployment
+from runner_k8s.kube.env_names import RESERVED_ENV
 from runner_k8s.wiring import build_wiring
 
 

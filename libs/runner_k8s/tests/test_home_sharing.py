@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from runner_fixtures import deployment, pod, runner_error, runner_values
 
-from runner_k8s.config import SharedConfig, load_runner_stack, shared_home_warnings
-from runner_k8s.manifests import runner_deployment
-from runner_k8s.wiring import (
-    build_wiring,
-)
+from runner_k8s.build.fleet import runner_deployment
+from runner_k8s.config.runner_checks import load_runner_stack, shared_home_warnings
+from runner_k8s.config.shared import SharedConfig
+from runner_k8s.wiring import build_wiring
 
 TWO_HOMES = [
     {"name": "home", "claimName": "home-a", "mountPath": "/home/runner"},

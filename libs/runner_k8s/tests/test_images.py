@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from runner_fixtures import DIGEST, runner_error, runner_values
 
-from runner_k8s.config import load_runner_stack
-from runner_k8s.images import parse_image, runner_version
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.kube.images import parse_image, runner_version
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from runner_fixtures import runner_values
 
-from runner_k8s.config import SharedConfig, load_runner_stack, load_shared
+from runner_k8s.build.fleet import runner_deployment
+from runner_k8s.build.shared_objects import codex_config_map, github_token_secret, shared_manifests
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import SharedConfig, load_shared
 from runner_k8s.errors import ConfigError
-from runner_k8s.manifests import runner_deployment
-from runner_k8s.markers import SECRET_MARKER
-from runner_k8s.shared_objects import codex_config_map, github_token_secret, shared_manifests
+from runner_k8s.kube.markers import SECRET_MARKER
 from runner_k8s.wiring import build_wiring
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from runner_fixtures import runner_values
 
-from runner_k8s.config import SharedConfig, load_runner_stack
+from runner_k8s.build.fleet import runner_deployment
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import SharedConfig
 from runner_k8s.errors import ConfigError
-from runner_k8s.manifests import runner_deployment
 from runner_k8s.wiring import build_wiring
 
 # Four volumes, one of each source, so every position in the default order is exercised.

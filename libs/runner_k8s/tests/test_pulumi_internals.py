@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from runner_k8s import pulumi_internals
-from runner_k8s.markers import SECRET_MARKER
-from runner_k8s.mockrun import run_program
-from runner_k8s.pulumi_internals import SdkChanged, reset_runtime, secret_payload, wait_for
-from runner_k8s.stackfile import StackConfig
+from runner_k8s.config.stackfile import StackConfig
+from runner_k8s.kube.markers import SECRET_MARKER
+from runner_k8s.offline import pulumi_internals
+from runner_k8s.offline.mockrun import run_program
+from runner_k8s.offline.pulumi_internals import SdkChanged, reset_runtime, secret_payload, wait_for
 
 
 def test_a_secret_input_is_recognised_in_a_mock_run(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from runner_k8s.quantity import parse_quantity
+from runner_k8s.kube.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(

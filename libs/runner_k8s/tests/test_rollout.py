@@ -8,17 +8,14 @@ from typing import Any
 import pytest
 from runner_fixtures import DEV_TOML, codex_shared, deployment, runner_error, runner_values
 
-from runner_k8s.config import SharedConfig, load_runner_stack, load_shared
+from runner_k8s.build.fleet import runner_deployment
+from runner_k8s.build.rollout import CODEX_CONFIG_ANNOTATION, GITHUB_TOKEN_ANNOTATION
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import SharedConfig, load_shared
 from runner_k8s.errors import ConfigError
-from runner_k8s.manifests import runner_deployment
-from runner_k8s.markers import DEPLOY_TIME_MARKER, SECRET_MARKER
-from runner_k8s.objects import Manifest
-from runner_k8s.rollout import CODEX_CONFIG_ANNOTATION, GITHUB_TOKEN_ANNOTATION
-from runner_k8s.wiring import (
-    build_wiring,
-    payload_sha256,
-    read_wiring,
-)
+from runner_k8s.kube.markers import DEPLOY_TIME_MARKER, SECRET_MARKER
+from runner_k8s.kube.objects import Manifest
+from runner_k8s.wiring import build_wiring, payload_sha256, read_wiring
 
 
 def annotations(manifest: Manifest) -> dict[str, str]:

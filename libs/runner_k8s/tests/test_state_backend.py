@@ -7,23 +7,25 @@ from typing import Any
 import pytest
 
 from gh_runner_harness.paths import REPO
-from runner_k8s.errors import ConfigError
-from runner_k8s.stackfile import load_stack_config
-from runner_k8s.state_backend import (
-    ENCRYPTER_DECRYPTER,
-    OBJECT_ADMIN,
-    BootstrapConfig,
+from runner_k8s.build.state_backend import (
     Grant,
     backend_url,
-    bucket_name_problem,
     crypto_key_id,
     iam_plan,
-    kms_location_for,
-    load_bootstrap,
-    rotation_seconds,
     secrets_provider,
     service_account_member,
 )
+from runner_k8s.config.bootstrap import (
+    ENCRYPTER_DECRYPTER,
+    OBJECT_ADMIN,
+    BootstrapConfig,
+    bucket_name_problem,
+    kms_location_for,
+    load_bootstrap,
+    rotation_seconds,
+)
+from runner_k8s.config.stackfile import load_stack_config
+from runner_k8s.errors import ConfigError
 
 PROJECT = {"gcp:project": "my-project-1"}
 ACCOUNT = "pulumi-ci@my-project-1.iam.gserviceaccount.com"

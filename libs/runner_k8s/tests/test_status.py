@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from runner_k8s.cluster_api import deployment_from_api, mount_events, pod_from_api
-from runner_k8s.status import (
+from runner_k8s.status.cluster import deployment_from_api, mount_events, pod_from_api
+from runner_k8s.status.judge import belongs, judge, without
+from runner_k8s.status.model import (
     ClusterFacts,
     Deployment,
     Fleet,
@@ -19,12 +20,8 @@ from runner_k8s.status import (
     Report,
     Runner,
     Verdict,
-    belongs,
-    format_json,
-    format_report,
-    judge,
-    without,
 )
+from runner_k8s.status.output import format_json, format_report
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=120)

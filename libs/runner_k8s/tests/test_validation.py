@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from runner_fixtures import HOME, runner_values
 
-from runner_k8s.config import check_shared_stack, load_runner_stack, load_shared
+from runner_k8s.build.fleet import runner_deployment
+from runner_k8s.config.runner_checks import check_shared_stack, load_runner_stack
+from runner_k8s.config.shared import load_shared
+from runner_k8s.config.stackfile import load_stack_config
 from runner_k8s.errors import ConfigError
-from runner_k8s.manifests import runner_deployment
-from runner_k8s.stackfile import load_stack_config
 from runner_k8s.wiring import build_wiring
 
 SHARED_WITH_CODEX = {
@@ -509,7 +510,7 @@ def test_the_program_names_a_secret_by_its_path_from_the_stack_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The engine says only that `runner` is secret; the stack file in the root says where.
-    from runner_k8s import program
+    from runner_k8s.config import engine as program
 
     (tmp_path / "Pulumi.prod.yaml").write_text(
         "config:\n  gh-runner-codex:runner:\n    env:\n      FOO:\n        secure: v1:abc\n"

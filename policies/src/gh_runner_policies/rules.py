@@ -1,8 +1,8 @@
 """The rules every Kubernetes object of the gh-runner stacks must meet, as pure functions.
 
 A rule takes one object as the policy engine sees it (the resource inputs: the manifest dict,
-camelCase, exactly what ``runner_k8s.render`` prints) and returns its violations, each naming
-the field path (and the container, for container fields), plus what it could not check yet
+camelCase, exactly what ``runner_k8s.offline.render`` prints) and returns its violations, each
+naming the field path (and the container, for container fields), plus what it could not check yet
 because a value is only known at apply. No Pulumi here: the pack's shell adapts these to
 CrossGuard, and the tests call them directly on the render.
 """
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner_k8s.shared_objects import REGISTRATION_TOKEN_LABEL
+from runner_k8s.build.shared_objects import REGISTRATION_TOKEN_LABEL
 
 from .fields import Field, NotYetKnown, root
 

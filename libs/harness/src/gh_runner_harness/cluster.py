@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from runner_k8s.render import load_manifests
+from runner_k8s.offline.manifest_files import load_manifests
 
 from .control_plane import ControlPlane
 

@@ -22,7 +22,7 @@ from typing import Any
 import pulumi.automation as auto
 import pulumi_kubernetes
 
-from runner_k8s.render import load_manifests
+from runner_k8s.offline.manifest_files import load_manifests
 
 from .paths import REPO
 from .toolchain import bin_dir, toolchain_root

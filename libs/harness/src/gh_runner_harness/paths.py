@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner_k8s.render import find_repo_root
+from runner_k8s.offline.render import find_repo_root
 from runner_k8s.stacks import KUBERNETES_STACKS
 
 REPO = find_repo_root(Path(__file__).parent)

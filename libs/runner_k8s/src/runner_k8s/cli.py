@@ -16,21 +16,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from .drift import compare
-from .errors import ConfigError
-from .markers import SECRET_MARKER
-from .objects import Manifest
-from .render import (
-    DEFAULT_STACK_DIRS,
+from runner_k8s.errors import ConfigError
+from runner_k8s.kube.markers import SECRET_MARKER
+from runner_k8s.kube.objects import Manifest
+from runner_k8s.offline.drift import compare
+from runner_k8s.offline.manifest_files import (
     FALLBACK_FILE,
     check_unique,
-    find_repo_root,
     header,
     object_file_name,
     read_manifests,
-    render_stacks,
     to_yaml,
 )
+from runner_k8s.offline.render import DEFAULT_STACK_DIRS, find_repo_root, render_stacks
 
 EXIT_DRIFT = 1
 EXIT_BAD_INPUT = 2
@@ -57,7 +55,7 @@ def _has_secret_marker(manifest: Manifest) -> bool:
 def _mock_run(args: argparse.Namespace) -> int:
     """Each stack's real program under Pulumi mocks: every resource it registers, as JSON lines."""
     # Imported here: the Pulumi SDK doubles the start-up time of the plain render.
-    from .mockrun import ProgramRun, run_stack
+    from runner_k8s.offline.mockrun import ProgramRun, run_stack
 
     runs: dict[tuple[Path, str], ProgramRun] = {}  # each shared stack runs once
     for stack_dir in _stack_dirs(args.stack_dirs):
@@ -127,14 +125,14 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     # Imported here: httpx and lightkube would slow down the offline commands' start-up.
-    from .status_command import run
+    from runner_k8s.status.command import run
 
     return run(args, _stack_dirs(args.stack_dirs))
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .reference import PROJECTS, schema_path, schema_text
-    from .stackfile import project_name
+    from runner_k8s.config.stackfile import project_name
+    from runner_k8s.offline.schemas import PROJECTS, schema_path, schema_text
 
     if args.project is not None:
         projects = [args.project]
@@ -160,7 +158,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _reference(args: argparse.Namespace) -> int:
-    from .reference import reference_markdown
+    from runner_k8s.offline.reference import reference_markdown
 
     sys.stdout.write(reference_markdown())
     return 0

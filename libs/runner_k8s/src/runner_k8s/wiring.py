@@ -20,12 +20,13 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from .config import RunnerConfig, SecretKeyRef, SharedConfig
-from .env_names import GITHUB_PAT, GITHUB_TOKEN, GITHUB_URL
-from .errors import ConfigError, from_validation_error
-from .fields import DnsLabel, Model
-from .markers import DEPLOY_TIME_MARKER, SECRET_MARKER
-from .shared_objects import codex_config_map, github_token_secret
+from runner_k8s.build.shared_objects import codex_config_map, github_token_secret
+from runner_k8s.config.fields import DnsLabel, Model
+from runner_k8s.config.runner import RunnerConfig
+from runner_k8s.config.shared import SecretKeyRef, SharedConfig
+from runner_k8s.errors import ConfigError, from_validation_error
+from runner_k8s.kube.env_names import GITHUB_PAT, GITHUB_TOKEN, GITHUB_URL
+from runner_k8s.kube.markers import DEPLOY_TIME_MARKER, SECRET_MARKER
 
 # --- the contract ------------------------------------------------------------------------------
 

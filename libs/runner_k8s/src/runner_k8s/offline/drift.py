@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .objects import Manifest, object_id
-from .quantity import parse_quantity
+from runner_k8s.kube.objects import Manifest, object_id
+from runner_k8s.kube.quantity import parse_quantity
 
 __all__ = ["Change", "Drift", "changes", "compare", "object_id"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import InClusterService, RunnerConfig
-from .objects import Manifest, object_metadata
-from .wiring import SharedWiring
+from runner_k8s.config.runner import InClusterService, RunnerConfig
+from runner_k8s.kube.objects import Manifest, object_metadata
+from runner_k8s.wiring import SharedWiring
 
 # The node's metadata server: it hands out the node's credentials, so never reachable from a job.
 METADATA_SERVER = "169.254.169.254/32"

@@ -9,15 +9,14 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from .state_backend import (
-    ONE_DAY_SECONDS,
-    BootstrapConfig,
+from runner_k8s.build.state_backend import (
     Grant,
     backend_url,
     iam_plan,
     secrets_provider,
     service_account_member,
 )
+from runner_k8s.config.bootstrap import ONE_DAY_SECONDS, BootstrapConfig
 
 # The provider refuses to delete a resource whose deletion policy is PREVENT, on top of Pulumi's
 # own `protect`: losing the bucket or a key loses every stack's state or secrets.

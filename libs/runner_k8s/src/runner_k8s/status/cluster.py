@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from .status import ClusterFacts, Deployment, Fleet, Pod
+from runner_k8s.status.model import ClusterFacts, Deployment, Fleet, Pod
 
 if TYPE_CHECKING:
     from lightkube import Client

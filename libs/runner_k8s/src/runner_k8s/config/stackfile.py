@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, yaml_problem
-from .markers import SECRET_MARKER
+from runner_k8s.errors import ConfigError, yaml_problem
+from runner_k8s.kube.markers import SECRET_MARKER
 
 # Config namespaces a stack file may use besides its project's own: the engine's, and those of the
 # providers this workspace installs. Any other namespace is read by nothing, so a key under it is

@@ -19,15 +19,23 @@ from typing import TextIO
 
 import httpx
 
-from .cluster_api import ClusterError, ClusterReader, KubernetesCluster, is_kubeconfig_text
-from .config import load_runner_stack, load_shared
-from .errors import ConfigError
-from .github_api import GitHub, GitHubError, token_from
-from .markers import SECRET_MARKER
-from .render import shared_stack_of
-from .stackfile import load_stack_config
-from .stacks import SHARED_PROJECT
-from .status import ClusterFacts, Fleet, Report, Runner, format_json, format_report, judge, without
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.shared import load_shared
+from runner_k8s.config.stackfile import load_stack_config
+from runner_k8s.errors import ConfigError
+from runner_k8s.kube.markers import SECRET_MARKER
+from runner_k8s.offline.render import shared_stack_of
+from runner_k8s.stacks import SHARED_PROJECT
+from runner_k8s.status.cluster import (
+    ClusterError,
+    ClusterReader,
+    KubernetesCluster,
+    is_kubeconfig_text,
+)
+from runner_k8s.status.github import GitHub, GitHubError, token_from
+from runner_k8s.status.judge import judge, without
+from runner_k8s.status.model import ClusterFacts, Fleet, Report, Runner
+from runner_k8s.status.output import format_json, format_report
 
 EXIT_UNREACHABLE = 2
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")

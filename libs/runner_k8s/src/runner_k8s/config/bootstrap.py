@@ -1,8 +1,5 @@
-"""The bootstrap stack's config and plan: the GCS state bucket, its keys and who may use them.
-
-Pure: no Pulumi here. ``load_bootstrap`` validates ``Pulumi.<stack>.yaml`` and reports every problem
-by its full config key (``bucket.name: ...``, ``gcp:project: ...``); the functions below compute
-what the component in ``gcp.py`` declares and what the stack exports.
+"""The bootstrap stack's settings (the GCS state bucket, its KMS keys, who may use them), each
+value checked, and their loader.
 """
 
 from __future__ import annotations
@@ -10,14 +7,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from .errors import ConfigError
-from .fields import Model, validate
+from runner_k8s.config.fields import Model, validate
+from runner_k8s.errors import ConfigError
 
 PROJECT_KEY = "gcp:project"
 
@@ -313,62 +309,3 @@ def load_bootstrap(
         raise ConfigError(problems)
     assert isinstance(project, str)
     return BootstrapConfig(project=project, **dict(settings))
-
-
-# --- what the stack declares and exports -------------------------------------------------------
-
-
-def backend_url(bucket_name: str) -> str:
-    """What ``pulumi login`` takes for a DIY backend in this bucket."""
-    return f"gs://{bucket_name}"
-
-
-def crypto_key_id(project: str, location: str, key_ring: str, key: str) -> str:
-    return f"projects/{project}/locations/{location}/keyRings/{key_ring}/cryptoKeys/{key}"
-
-
-def secrets_provider(config: BootstrapConfig) -> str:
-    """What ``pulumi stack init --secrets-provider`` takes to encrypt with the secrets key."""
-    key = crypto_key_id(
-        config.project, config.kms_location, config.secrets.key_ring, config.secrets.key
-    )
-    return f"gcpkms://{key}"
-
-
-def service_account_member(email: str) -> str:
-    """The IAM member of a service account given by its e-mail address."""
-    return f"serviceAccount:{email}"
-
-
-Target = Literal["bucket", "stateKey", "secretsKey"]
-Principal = Literal["automation", "storageServiceAgent"]
-
-
-@dataclass(frozen=True)
-class Grant:
-    """One member-level IAM grant: ``principal`` gets ``role`` on ``target``."""
-
-    name: str
-    target: Target
-    role: str
-    principal: Principal
-
-
-def iam_plan(config: BootstrapConfig) -> list[Grant]:
-    """Every grant the stack makes. Nothing for allUsers, allAuthenticatedUsers or the project.
-
-    The storage service agent's e-mail is known only once looked up in Google Cloud, so the plan
-    names principals and the component resolves them.
-    """
-    grants = [
-        Grant("state-automation", "bucket", OBJECT_ADMIN, "automation"),
-        Grant("secrets-key-automation", "secretsKey", ENCRYPTER_DECRYPTER, "automation"),
-    ]
-    if config.cmek.enabled:
-        grants += [
-            Grant(
-                "state-key-storage-agent", "stateKey", ENCRYPTER_DECRYPTER, "storageServiceAgent"
-            ),
-            Grant("state-key-automation", "stateKey", ENCRYPTER_DECRYPTER, "automation"),
-        ]
-    return grants

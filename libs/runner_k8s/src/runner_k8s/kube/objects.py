@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import ProviderConfig
+from runner_k8s.config.provider import ProviderConfig
 
 # An object exactly as `kubectl apply` takes it (camelCase, apiVersion first).
 Manifest = dict[str, Any]

@@ -8,12 +8,15 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import ProviderConfig, RunnerConfig, SharedConfig, shared_home_warnings
-from .manifests import runner_manifests
-from .objects import Manifest, provider_metadata
-from .program import or_run_error
-from .shared_objects import codex_config_map, github_token_secret
-from .wiring import build_wiring, read_wiring
+from runner_k8s.build.fleet import runner_manifests
+from runner_k8s.build.shared_objects import codex_config_map, github_token_secret
+from runner_k8s.config.engine import or_run_error
+from runner_k8s.config.provider import ProviderConfig
+from runner_k8s.config.runner import RunnerConfig
+from runner_k8s.config.runner_checks import shared_home_warnings
+from runner_k8s.config.shared import SharedConfig
+from runner_k8s.kube.objects import Manifest, provider_metadata
+from runner_k8s.wiring import build_wiring, read_wiring
 
 R = TypeVar("R", bound=pulumi.CustomResource)
 

@@ -12,19 +12,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .config import RunnerConfig
-from .egress import runner_network_policy
-from .env_names import (
+from runner_k8s.build.egress import runner_network_policy
+from runner_k8s.build.rollout import rollout_annotations
+from runner_k8s.config.runner import RunnerConfig
+from runner_k8s.errors import ConfigError
+from runner_k8s.kube.env_names import (
     RUNNER_DISABLE_UPDATES,
     RUNNER_EPHEMERAL,
     RUNNER_LABELS,
     RUNNER_REPLACE,
     RUNNER_WORKDIR,
 )
-from .errors import ConfigError
-from .objects import Manifest, object_metadata
-from .rollout import rollout_annotations
-from .wiring import SharedWiring, check_fleet_wiring
+from runner_k8s.kube.objects import Manifest, object_metadata
+from runner_k8s.wiring import SharedWiring, check_fleet_wiring
 
 
 def _runner_env(runner: RunnerConfig, wiring: SharedWiring) -> list[dict[str, Any]]:

@@ -15,16 +15,12 @@ import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
 
-from .config import (
-    RunnerStackConfig,
-    SharedConfig,
-    check_shared_stack,
-    load_runner_stack,
-    load_shared,
-)
-from .errors import ConfigError
-from .stackfile import secure_paths
-from .state_backend import PROJECT_KEY, BootstrapConfig, load_bootstrap
+from runner_k8s.config.bootstrap import PROJECT_KEY, BootstrapConfig, load_bootstrap
+from runner_k8s.config.runner import RunnerStackConfig
+from runner_k8s.config.runner_checks import check_shared_stack, load_runner_stack
+from runner_k8s.config.shared import SharedConfig, load_shared
+from runner_k8s.config.stackfile import secure_paths
+from runner_k8s.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -7,8 +7,9 @@ pod template turns the edit into a change of the Deployment, and `pulumi up` rol
 
 from __future__ import annotations
 
-from .config import ROLLOUT_ANNOTATION_PREFIX, RunnerConfig
-from .wiring import SharedWiring
+from runner_k8s.config.runner import RunnerConfig
+from runner_k8s.config.runner_checks import ROLLOUT_ANNOTATION_PREFIX
+from runner_k8s.wiring import SharedWiring
 
 CODEX_CONFIG_ANNOTATION = f"{ROLLOUT_ANNOTATION_PREFIX}codex-config-sha256"
 GITHUB_TOKEN_ANNOTATION = f"{ROLLOUT_ANNOTATION_PREFIX}github-token-sha256"

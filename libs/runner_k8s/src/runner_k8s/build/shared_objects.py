@@ -3,9 +3,9 @@ token Secret. No Pulumi calls here."""
 
 from __future__ import annotations
 
-from .config import SharedConfig
-from .markers import SECRET_MARKER
-from .objects import Manifest, object_metadata
+from runner_k8s.config.shared import SharedConfig
+from runner_k8s.kube.markers import SECRET_MARKER
+from runner_k8s.kube.objects import Manifest, object_metadata
 
 # Marks the one Secret the stacks create, so the policy pack can tell it from a Secret that
 # belongs to the cluster (which the stacks must only reference).

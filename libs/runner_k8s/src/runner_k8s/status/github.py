@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .status import Runner
+from runner_k8s.status.model import Runner
 
 DEFAULT_API = "https://api.github.com"
 API_VERSION = "2022-11-28"

@@ -18,12 +18,12 @@ import pulumi
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_in_stack
 
-from .config import load_runner_stack
-from .errors import ConfigError
-from .markers import SECRET_MARKER
-from .pulumi_internals import reset_runtime, secret_payload, wait_for
-from .render import shared_stack_of
-from .stackfile import StackConfig, load_stack_config
+from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.stackfile import StackConfig, load_stack_config
+from runner_k8s.errors import ConfigError
+from runner_k8s.kube.markers import SECRET_MARKER
+from runner_k8s.offline.pulumi_internals import reset_runtime, secret_payload, wait_for
+from runner_k8s.offline.render import shared_stack_of
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 GCS_SERVICE_AGENT = "gcp:storage/getProjectServiceAccount:getProjectServiceAccount"

@@ -23,9 +23,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .errors import ConfigError, from_validation_error
-from .images import parse_version
-from .quantity import parse_quantity
+from runner_k8s.errors import ConfigError, from_validation_error
+from runner_k8s.kube.images import parse_version
+from runner_k8s.kube.quantity import parse_quantity
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -295,3 +295,17 @@ def validate(model: type[M], values: Mapping[str, Any], earlier: Sequence[str] =
         return model.model_validate(dict(values))
     except ValidationError as exc:
         raise ConfigError([*earlier, *from_validation_error(exc).problems]) from None
+
+
+def misplaced_secrets(secret_keys: set[str], allowed: set[str]) -> list[str]:
+    """Secret config under a key whose value lands in a plain Kubernetes field (env, ConfigMap)
+    would be decrypted into the cluster and the state: refuse it. ``provider`` may be secret, since
+    a kubeconfig can carry credentials."""
+    return [
+        f"{key}: holds a secret value, which would be written into the cluster in plain text; "
+        "keep secrets in a Kubernetes Secret instead (runner.secretMounts, or "
+        "runner.env.NAME: {secretKeyRef: {name, key}})"
+        for key in sorted(secret_keys)
+        # A key may be a path (runner.env.FOO) when the stack file says where the secret is.
+        if re.split(r"[.\[]", key, maxsplit=1)[0] not in allowed | {"provider"}
+    ]

@@ -1,0 +1,146 @@
+"""The verdict of ``gh-runner status``: is each fleet actually serving jobs?
+
+A pure join of three views of one fleet: what stack config says it should be (:class:`Fleet`),
+what the cluster runs (:class:`ClusterFacts`) and what GitHub has registered (:class:`Runner`).
+The runner image registers each runner under its pod's hostname, which is the pod name, so a
+pod and its registration meet by name. Everything here is plain data in, plain data out: the
+clients that fetch the facts live in ``status.cluster`` and ``status.github``.
+
+
+This module holds the data; ``judge`` the join, ``output`` the table and the JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+EXIT_HEALTHY = 0
+EXIT_DEGRADED = 1
+
+DEFAULT_GRACE = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """One runner fleet as its stack config declares it."""
+
+    stack: str  # where it is declared, for messages: stacks/codex-runner/Pulumi.dev.yaml
+    name: str  # the Deployment, its `app` label, and the prefix of its pods' names
+    namespace: str
+    selector: tuple[tuple[str, str], ...]
+    replicas: int
+    labels: tuple[str, ...]  # runner.labels: what each runner registers with besides GitHub's own
+    repo: str  # OWNER/NAME the runners register with
+
+    @property
+    def selector_text(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.selector)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    desired: int
+    updated: int
+    ready: int
+    available: int
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    phase: str  # Pending, Running, Succeeded, Failed, Unknown
+    ready_containers: int
+    containers: int
+    restarts: int
+    created: datetime
+    # When its containers last started running; None while any of them is not running. An
+    # ephemeral runner's container restarts after every job and registers anew, so the grace
+    # period counts from here, not from the pod's creation.
+    running_since: datetime | None
+    waiting: str | None = None  # why a container is not running: ImagePullBackOff, Unschedulable...
+    mount_event: str | None = None  # a ContainerCreating pod's FailedMount / Multi-Attach event
+    terminating: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    deployment: Deployment | None  # None: no such Deployment
+    pods: tuple[Pod, ...]
+
+
+@dataclass(frozen=True)
+class Runner:
+    """One registration in GitHub's runner list of the repository."""
+
+    id: int
+    name: str
+    online: bool
+    busy: bool
+    labels: tuple[str, ...]  # custom labels, as registered (RUNNER_LABELS or edited on GitHub)
+    # GitHub's own read-only labels (self-hosted, Linux, X64): never part of runner.labels.
+    system_labels: tuple[str, ...] = ()
+
+
+class Verdict(StrEnum):
+    SERVING = "serving"
+    LABEL_DRIFT = "label drift"
+    STARTING = "starting"
+    NOT_REGISTERED = "not registered"
+    OFFLINE = "offline"
+    NOT_RUNNING = "not running"
+    TERMINATING = "terminating"
+    GHOST = "ghost"
+    NO_POD = "online, no pod"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A pod of the fleet, with its registration if any, or a registration with no pod."""
+
+    name: str
+    verdict: Verdict
+    pod: Pod | None
+    runner: Runner | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class FleetReport:
+    fleet: Fleet
+    deployment: Deployment | None
+    rows: tuple[Row, ...]
+    problems: tuple[str, ...]  # why the fleet is degraded, most important first; empty: healthy
+
+    @property
+    def serving(self) -> int:
+        return sum(1 for r in self.rows if r.verdict is Verdict.SERVING)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    @property
+    def ghosts(self) -> tuple[Runner, ...]:
+        """The registrations ``--remove-ghosts`` may delete: offline, not busy, no pod."""
+        return tuple(
+            r.runner
+            for r in self.rows
+            if r.verdict is Verdict.GHOST and r.runner is not None and not r.runner.busy
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    fleets: tuple[FleetReport, ...]
+    now: datetime
+    grace: timedelta
+
+    @property
+    def healthy(self) -> bool:
+        return all(f.healthy for f in self.fleets)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_HEALTHY if self.healthy else EXIT_DEGRADED
