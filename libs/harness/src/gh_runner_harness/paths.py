@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner_k8s.offline.render import find_repo_root
-from runner_k8s.stacks import KUBERNETES_STACKS
+from runner_k8s.stacks import KUBERNETES_STACKS, find_repo_root
 
 REPO = find_repo_root(Path(__file__).parent)
 # The manifest running in production today, laid beside the clone (never copied into it).

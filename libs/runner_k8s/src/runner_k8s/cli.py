@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from runner_k8s import exit_codes
 from runner_k8s.errors import ConfigError
 from runner_k8s.kube.markers import SECRET_MARKER
 from runner_k8s.kube.objects import Manifest
@@ -28,10 +29,8 @@ from runner_k8s.offline.manifest_files import (
     read_manifests,
     to_yaml,
 )
-from runner_k8s.offline.render import DEFAULT_STACK_DIRS, find_repo_root, render_stacks
-
-EXIT_DRIFT = 1
-EXIT_BAD_INPUT = 2
+from runner_k8s.offline.render import DEFAULT_STACK_DIRS, render_stacks
+from runner_k8s.stacks import find_repo_root
 
 
 def _stack_dirs(given: Sequence[str]) -> list[Path]:
@@ -64,7 +63,7 @@ def _mock_run(args: argparse.Namespace) -> int:
             raise ConfigError([f"{stack_dir}: {run.error}"])
         for registration in run.resources:
             print(json.dumps(registration.as_record(), sort_keys=True))
-    return 0
+    return exit_codes.OK
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -91,7 +90,7 @@ def _render(args: argparse.Namespace) -> int:
     if args.out is None:
         target = FALLBACK_FILE if not args.stack_dirs and args.stack == "dev" else "FILE"
         sys.stdout.write(header(args.stack, f"{command} > {target}") + to_yaml(manifests))
-        return 0
+        return exit_codes.OK
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError.at(f"--out {out}", "exists and is not a directory")
@@ -104,7 +103,7 @@ def _render(args: argparse.Namespace) -> int:
     except OSError as exc:
         where = f"--out {exc.filename or out}"
         raise ConfigError.at(where, f"cannot be written: {exc.strerror}") from None
-    return 0
+    return exit_codes.OK
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -118,9 +117,9 @@ def _diff(args: argparse.Namespace) -> int:
     drift = compare(rendered, applied, live=args.live)
     if drift.clean:
         print(f"no drift: {len(rendered)} object(s) match {', '.join(args.files)}")
-        return 0
+        return exit_codes.OK
     print(drift.report())
-    return EXIT_DRIFT
+    return exit_codes.DRIFT
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -147,21 +146,21 @@ def _schema(args: argparse.Namespace) -> int:
         raise ConfigError.at(unknown[0], f"no schema; the projects are {', '.join(PROJECTS)}")
     if args.out is None:
         sys.stdout.write(schema_text(projects[0]))
-        return 0
+        return exit_codes.OK
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for project in projects:
         path = out / Path(schema_path(project)).name
         path.write_text(schema_text(project))
         print(path)
-    return 0
+    return exit_codes.OK
 
 
 def _reference(args: argparse.Namespace) -> int:
     from runner_k8s.offline.reference import reference_markdown
 
     sys.stdout.write(reference_markdown())
-    return 0
+    return exit_codes.OK
 
 
 def _seconds(text: str) -> float:
@@ -175,7 +174,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors on one line (exit 2 like every other bad input)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(exit_codes.BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _stack_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--stack", default="dev", help="stack name: reads Pulumi.NAME.yaml")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -191,7 +194,7 @@ def parser() -> argparse.ArgumentParser:
         description="Print, as multi-document YAML, every Kubernetes object the stacks would "
         "create (default: shared, codex-runner, gemini-runner). Secret values are never shown.",
     )
-    render.add_argument("--stack", default="dev", help="stack name: reads Pulumi.NAME.yaml")
+    _stack_option(render)
     render.add_argument("--out", metavar="DIR", help="write one file per object into DIR")
     render.add_argument(
         "--format",
@@ -209,7 +212,7 @@ def parser() -> argparse.ArgumentParser:
         "and print one JSON line per resource it registers, inputs as sent. Works for every "
         "stack, bootstrap included.",
     )
-    mock_run.add_argument("--stack", default="dev", help="stack name: reads Pulumi.NAME.yaml")
+    _stack_option(mock_run)
     mock_run.add_argument("stack_dirs", nargs="*", metavar="STACK_DIR")
     mock_run.set_defaults(handler=_mock_run)
 
@@ -218,7 +221,7 @@ def parser() -> argparse.ArgumentParser:
         help="compare the render with manifests in files",
         description="Compare the render with the manifests in FILE semantically; exit 1 on drift.",
     )
-    diff.add_argument("--stack", default="dev", help="stack name: reads Pulumi.NAME.yaml")
+    _stack_option(diff)
     diff.add_argument(
         "--stack-dir",
         action="append",
@@ -243,7 +246,7 @@ def parser() -> argparse.ArgumentParser:
         "healthy, 1 degraded, 2 bad config or an unreachable cluster or GitHub. The GitHub token "
         "is read from GH_TOKEN or GITHUB_TOKEN only (repository Administration: read).",
     )
-    status.add_argument("--stack", default="dev", help="stack name: reads Pulumi.NAME.yaml")
+    _stack_option(status)
     status.add_argument(
         "--repo", metavar="OWNER/NAME", help="the repository (default: the shared githubRepo)"
     )
@@ -307,19 +310,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except ConfigError as exc:
         print(f"gh-runner: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return exit_codes.BAD_INPUT
     except BrokenPipeError:
         # The reader went away (`gh-runner render | head`): nothing left to say to it. Point
         # stdout at /dev/null so the interpreter's final flush does not fail a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return exit_codes.OK
     except Exception as exc:
         # Exit 1 means drift to a CI job: an unforeseen failure must not look like it, nor bury
         # the verdict under a traceback. GH_RUNNER_DEBUG=1 shows the traceback.
         if os.environ.get("GH_RUNNER_DEBUG"):
             raise
         print(f"gh-runner: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return exit_codes.BAD_INPUT
     return code
 
 

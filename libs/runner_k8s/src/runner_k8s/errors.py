@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
+
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -110,3 +112,14 @@ def repeats(entries: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
         else:
             first[value] = where
     return found
+
+
+def or_run_error(load: Callable[[], T]) -> T:
+    """Run ``load`` inside a Pulumi program; bad config becomes the engine's clean,
+    traceback-free error."""
+    try:
+        return load()
+    except ConfigError as exc:
+        import pulumi  # only programs call this; the offline tools never import Pulumi
+
+        raise pulumi.RunError(f"invalid stack config:\n{exc}") from None

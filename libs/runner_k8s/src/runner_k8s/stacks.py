@@ -8,6 +8,9 @@ JSON Schemas all follow.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from runner_k8s.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -33,3 +36,12 @@ BOOTSTRAP_STACK = StackProject("stacks/bootstrap", "gh-runner-bootstrap")
 KUBERNETES_STACKS = (SHARED_STACK, *FLEET_STACKS)
 SHARED_PROJECT = SHARED_STACK.project
 FLEET_PROJECTS = frozenset(s.project for s in FLEET_STACKS)
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` holding this repository's stacks."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / SHARED_STACK.directory / "Pulumi.yaml").is_file():
+            return candidate
+    raise ConfigError.at(str(here), "not inside the gh-runner repository (no stacks/shared)")

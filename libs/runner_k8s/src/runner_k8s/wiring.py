@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from runner_k8s.build.shared_objects import codex_config_map, github_token_secret
 from runner_k8s.config.fields import DnsLabel, Model
 from runner_k8s.config.runner import RunnerConfig
 from runner_k8s.config.shared import SecretKeyRef, SharedConfig
@@ -128,6 +127,19 @@ def _canonical(data: Mapping[str, str]) -> bytes:
     return json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode()
 
 
+def codex_config_data(shared: SharedConfig) -> dict[str, str] | None:
+    """The codex ConfigMap's data, or None when the shared stack creates no ConfigMap."""
+    codex = shared.codex_config
+    if not codex.enabled or codex.config_toml is None:
+        return None
+    return {codex.key: codex.config_toml}
+
+
+def github_token_data(shared: SharedConfig, token: Any) -> dict[str, Any]:
+    """The registration Secret's stringData; ``token`` is whatever stands for the value."""
+    return {shared.secret_refs.managed_token.key: token}
+
+
 def payload_sha256(data: Mapping[str, str]) -> str:
     return hashlib.sha256(_canonical(data)).hexdigest()
 
@@ -145,7 +157,7 @@ def github_token_sha256(shared: SharedConfig) -> str | None:
     if token == SECRET_MARKER:
         # Read from a stack file, never decrypted (the offline render, mock runs of the file).
         return DEPLOY_TIME_MARKER
-    return payload_sha256(github_token_secret(shared, token)["stringData"])
+    return payload_sha256(github_token_data(shared, token))
 
 
 def _from_secret(name: str, ref: SecretKeyRef) -> EnvVar:
@@ -162,7 +174,7 @@ def build_wiring(shared: SharedConfig) -> SharedWiring:
         url = _from_secret(GITHUB_URL, refs.github_url)
     pat_ref = refs.managed_token if shared.github_token is not None else refs.github_pat
     codex = shared.codex_config
-    config_map = codex_config_map(shared)
+    config_data = codex_config_data(shared)
     return SharedWiring(
         namespace=shared.namespace,
         github_env=[
@@ -178,7 +190,7 @@ def build_wiring(shared: SharedConfig) -> SharedWiring:
         if codex.enabled
         else None,
         rollout_digests=RolloutDigests(
-            codex_config_sha256=payload_sha256(config_map["data"]) if config_map else None,
+            codex_config_sha256=payload_sha256(config_data) if config_data else None,
             github_token_sha256=github_token_sha256(shared),
         ),
     )

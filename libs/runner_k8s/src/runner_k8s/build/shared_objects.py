@@ -6,6 +6,7 @@ from __future__ import annotations
 from runner_k8s.config.shared import SharedConfig
 from runner_k8s.kube.markers import SECRET_MARKER
 from runner_k8s.kube.objects import Manifest, object_metadata
+from runner_k8s.wiring import codex_config_data, github_token_data
 
 # Marks the one Secret the stacks create, so the policy pack can tell it from a Secret that
 # belongs to the cluster (which the stacks must only reference).
@@ -13,14 +14,14 @@ REGISTRATION_TOKEN_LABEL = ("app.kubernetes.io/component", "runner-registration-
 
 
 def codex_config_map(shared: SharedConfig) -> Manifest | None:
-    codex = shared.codex_config
-    if not codex.enabled or codex.config_toml is None:
+    data = codex_config_data(shared)
+    if data is None:
         return None
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": object_metadata(codex.name, shared.namespace),
-        "data": {codex.key: codex.config_toml},
+        "metadata": object_metadata(shared.codex_config.name, shared.namespace),
+        "data": data,
     }
 
 
@@ -35,7 +36,7 @@ def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> 
         "kind": "Secret",
         "metadata": object_metadata(ref.name, shared.namespace, {key: value}),
         "type": "Opaque",
-        "stringData": {ref.key: token},
+        "stringData": github_token_data(shared, token),
     }
 
 

@@ -10,12 +10,12 @@ import pulumi_kubernetes as k8s
 
 from runner_k8s.build.fleet import runner_manifests
 from runner_k8s.build.shared_objects import codex_config_map, github_token_secret
-from runner_k8s.config.engine import or_run_error
 from runner_k8s.config.provider import ProviderConfig
 from runner_k8s.config.runner import RunnerConfig
 from runner_k8s.config.runner_checks import shared_home_warnings
 from runner_k8s.config.shared import SharedConfig
-from runner_k8s.kube.objects import Manifest, provider_metadata
+from runner_k8s.errors import or_run_error
+from runner_k8s.kube.objects import SKIP_AWAIT, Manifest
 from runner_k8s.wiring import build_wiring, read_wiring
 
 R = TypeVar("R", bound=pulumi.CustomResource)
@@ -44,6 +44,15 @@ def _child_options(
     return pulumi.ResourceOptions(
         parent=parent, provider=provider, retain_on_delete=provider_config.retain_on_delete
     )
+
+
+def provider_metadata(metadata: dict[str, Any], provider: ProviderConfig) -> dict[str, Any]:
+    """An object's metadata as handed to the provider: the render's, plus the skip-await
+    annotation when the (test-only) provider switch asks for it. The render never shows it: it
+    instructs Pulumi, like upsert, and says nothing about what should run."""
+    if not provider.skip_await:
+        return metadata
+    return {**metadata, "annotations": {**metadata.get("annotations", {}), SKIP_AWAIT: "true"}}
 
 
 def _metadata_for_provider(manifest: Manifest, provider_config: ProviderConfig) -> Any:

@@ -7,7 +7,6 @@ traceback, and the program stops before it registers a single resource.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +19,7 @@ from runner_k8s.config.runner import RunnerStackConfig
 from runner_k8s.config.runner_checks import check_shared_stack, load_runner_stack
 from runner_k8s.config.shared import SharedConfig, load_shared
 from runner_k8s.config.stackfile import secure_paths
-from runner_k8s.errors import ConfigError
+from runner_k8s.errors import ConfigError, or_run_error
 
 T = TypeVar("T")
 
@@ -66,14 +65,6 @@ def _secret_paths(secret_keys: set[str]) -> set[str]:
         return secret_keys
     written = {str(k).rpartition(":")[2]: v for k, v in config.items()}
     return {p for key in secret_keys for p in secure_paths(written.get(key), key) or {key}}
-
-
-def or_run_error(load: Callable[[], T]) -> T:
-    """Run ``load``; bad config becomes the engine's clean, traceback-free error."""
-    try:
-        return load()
-    except ConfigError as exc:
-        raise pulumi.RunError(f"invalid stack config:\n{exc}") from None
 
 
 def shared_config() -> SharedConfig:

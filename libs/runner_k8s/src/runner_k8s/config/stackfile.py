@@ -118,9 +118,14 @@ def project_name(stack_dir: Path) -> str:
     return name
 
 
+def stack_file(stack_dir: Path, stack: str) -> Path:
+    """Where Pulumi keeps a stack's config."""
+    return stack_dir / f"Pulumi.{stack}.yaml"
+
+
 def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
     project = project_name(stack_dir)
-    path = stack_dir / f"Pulumi.{stack}.yaml"
+    path = stack_file(stack_dir, stack)
     if not path.is_file():
         raise ConfigError.at(
             str(path), f"no such stack file (create it with `pulumi stack init {stack}`)"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner_k8s.config.provider import ProviderConfig
-
 # An object exactly as `kubectl apply` takes it (camelCase, apiVersion first).
 Manifest = dict[str, Any]
 
@@ -29,12 +27,3 @@ def object_metadata(
     if labels:
         metadata["labels"] = labels
     return metadata
-
-
-def provider_metadata(metadata: dict[str, Any], provider: ProviderConfig) -> dict[str, Any]:
-    """An object's metadata as handed to the provider: the render's, plus the skip-await
-    annotation when the (test-only) provider switch asks for it. The render never shows it: it
-    instructs Pulumi, like upsert, and says nothing about what should run."""
-    if not provider.skip_await:
-        return metadata
-    return {**metadata, "annotations": {**metadata.get("annotations", {}), SKIP_AWAIT: "true"}}

@@ -18,12 +18,11 @@ import pulumi
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_in_stack
 
-from runner_k8s.config.runner_checks import load_runner_stack
+from runner_k8s.config.fleet import load_runner_with_shared
 from runner_k8s.config.stackfile import StackConfig, load_stack_config
 from runner_k8s.errors import ConfigError
 from runner_k8s.kube.markers import SECRET_MARKER
 from runner_k8s.offline.pulumi_internals import reset_runtime, secret_payload, wait_for
-from runner_k8s.offline.render import shared_stack_of
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 GCS_SERVICE_AGENT = "gcp:storage/getProjectServiceAccount:getProjectServiceAccount"
@@ -213,8 +212,9 @@ def run_stack(
     references: dict[str, dict[str, Any]] = {}
     if "runner" in config.values:
         try:
-            runner_stack = load_runner_stack(config.values)
-            shared_dir, shared_stack = shared_stack_of(runner_stack, stack, stack_dir)
+            runner_stack, shared_dir, shared_stack = load_runner_with_shared(
+                stack_dir, stack, config
+            )
         except ConfigError:
             pass  # the program itself stops on the same bad config or unanswered reference
         else:

@@ -19,12 +19,11 @@ from typing import TextIO
 
 import httpx
 
-from runner_k8s.config.runner_checks import load_runner_stack
-from runner_k8s.config.shared import load_shared
-from runner_k8s.config.stackfile import load_stack_config
+from runner_k8s import exit_codes
+from runner_k8s.config.fleet import in_file, load_fleet_stack
+from runner_k8s.config.stackfile import load_stack_config, stack_file
 from runner_k8s.errors import ConfigError
 from runner_k8s.kube.markers import SECRET_MARKER
-from runner_k8s.offline.render import shared_stack_of
 from runner_k8s.stacks import SHARED_PROJECT
 from runner_k8s.status.cluster import (
     ClusterError,
@@ -37,7 +36,6 @@ from runner_k8s.status.judge import judge, without
 from runner_k8s.status.model import ClusterFacts, Fleet, Report, Runner
 from runner_k8s.status.output import format_json, format_report
 
-EXIT_UNREACHABLE = 2
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 
 # (kubeconfig, context) -> a reader of that cluster; tests pass a fake.
@@ -61,23 +59,20 @@ def load_target(
     context: str | None = None,
 ) -> Target | None:
     """The runner stack's fleet, or None for the shared stack (it runs no fleet)."""
-    where = str(stack_dir / f"Pulumi.{stack}.yaml")
+    where = str(stack_file(stack_dir, stack))
     try:
         config = load_stack_config(stack_dir, stack)
-        if config.project == SHARED_PROJECT:
-            return None
-        runner_stack = load_runner_stack(config.values, config.secret_keys)
-        shared_dir, shared_name = shared_stack_of(runner_stack, stack, stack_dir)
-        shared_file = load_stack_config(shared_dir, shared_name)
-        shared = load_shared(shared_file.values, shared_file.secret_keys)
     except ConfigError as exc:
-        raise ConfigError(
-            [p if p.startswith(where) else f"{where}: {p}" for p in exc.problems]
-        ) from None
+        raise ConfigError([in_file(Path(where), p) for p in exc.problems]) from None
+    if config.project == SHARED_PROJECT:
+        return None
+    # The same loader as render: a fleet wired to another stack's shared stack is refused here too.
+    loaded = load_fleet_stack(stack_dir, stack, config)
+    runner_stack, shared = loaded.config, loaded.shared
     repo = repo or shared.github_repo
     if repo is None:
         raise ConfigError.at(
-            str(shared_dir / f"Pulumi.{shared_name}.yaml"),
+            str(loaded.shared_file),
             "githubRepo is not set (the runners read GITHUB_URL from a Secret), so the "
             "repository they serve is unknown here; pass --repo OWNER/NAME",
         )
@@ -192,5 +187,5 @@ def run(
         if len(token) >= 8:  # no message should carry it; make sure (a real token is far longer)
             message = message.replace(token, "[token]")
         print(f"gh-runner: {message}", file=err)
-        return EXIT_UNREACHABLE
+        return exit_codes.UNREACHABLE
     return report.exit_code

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-EXIT_HEALTHY = 0
-EXIT_DEGRADED = 1
+from runner_k8s import exit_codes
 
 DEFAULT_GRACE = timedelta(seconds=120)
 
@@ -143,4 +142,4 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_HEALTHY if self.healthy else EXIT_DEGRADED
+        return exit_codes.OK if self.healthy else exit_codes.DEGRADED
