@@ -8,7 +8,14 @@ import ast
 from pathlib import Path
 
 from runner_k8s.config.stackfile import project_name
-from runner_k8s.stacks import BOOTSTRAP_STACK, FLEET_STACKS, KUBERNETES_STACKS, SHARED_STACK
+from runner_k8s.stacks import (
+    BOOTSTRAP_STACK,
+    FLEET_STACKS,
+    KUBERNETES_STACKS,
+    SHARED_STACK,
+    StackProject,
+    discover_fleets,
+)
 
 
 def test_every_listed_stack_is_the_project_on_disk(repo: Path) -> None:
@@ -42,3 +49,24 @@ def test_fleet_programs_differ_only_in_their_docstring(repo: Path) -> None:
     }
     first = next(iter(programs.values()))
     assert all(p == first for p in programs.values()), sorted(programs)
+
+
+def test_a_fleet_is_a_directory_whose_program_is_the_fleet_program(tmp_path: Path) -> None:
+    def project(directory: str, name: str, program: str) -> None:
+        (tmp_path / directory).mkdir(parents=True)
+        (tmp_path / directory / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n")
+        (tmp_path / directory / "__main__.py").write_text(program)
+
+    fleet = (
+        '"""claude"""\n'
+        "from runner_k8s.components.fleet_program import fleet_program\n\nfleet_program()\n"
+    )
+    project("stacks/claude-runner", "gh-runner-claude", fleet)
+    project("stacks/shared", "gh-runner-shared", "import pulumi\n")
+    project("stacks/zeta-runner", "'gh-runner-zeta'", fleet)
+    (tmp_path / "stacks/notes").mkdir()
+    (tmp_path / "stacks/notes/__main__.py").write_text(fleet)  # no Pulumi.yaml: no project
+    assert discover_fleets(tmp_path) == (
+        StackProject("stacks/claude-runner", "gh-runner-claude"),
+        StackProject("stacks/zeta-runner", "gh-runner-zeta"),
+    )

@@ -29,6 +29,10 @@ def google_provider(config: BootstrapConfig, name: str = "gcp") -> gcp.Provider:
     return gcp.Provider(name, project=config.project)
 
 
+# The component type string: part of the URN of every resource under it, so fixed for good.
+STATE_BACKEND_TYPE = "gh-runner:gcp:StateBackend"
+
+
 class StateBackend(pulumi.ComponentResource):
     """The state bucket, the CMEK key (optional) and the secrets key, locked to one identity."""
 
@@ -45,7 +49,7 @@ class StateBackend(pulumi.ComponentResource):
         provider: gcp.Provider,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("gh-runner:gcp:StateBackend", name, None, opts)
+        super().__init__(STATE_BACKEND_TYPE, name, None, opts)
         self._config = config
         self._child = pulumi.ResourceOptions(parent=self, provider=provider)
         kept = pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(protect=True))

@@ -27,7 +27,7 @@ ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 # location (regions, dual-regions) is spelt the same in both services, in lowercase for KMS.
 _KMS_MULTI_REGIONS = {"us": "us", "eu": "europe", "asia": "asia"}
 
-_PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _LOCATION = re.compile(r"^[A-Za-z]+[0-9]*(-[A-Za-z]+[0-9]+)?$")
 _BUCKET_CHARS = re.compile(r"^[a-z0-9._-]+$")
 _GOOGLE = re.compile(r"g[o0][o0]gle")
@@ -148,7 +148,7 @@ def project_problem(project: object) -> str | None:
     """Why ``gcp:project`` is unusable, or None."""
     if project is None or project == "":
         return "is required; set it with `pulumi config set gcp:project <project-id>`"
-    if not isinstance(project, str) or not _PROJECT_ID.match(project):
+    if not isinstance(project, str) or not PROJECT_ID.match(project):
         return (
             f"{project!r} is not a Google Cloud project id (6 to 30 lowercase letters, digits "
             "and '-', starting with a letter)"

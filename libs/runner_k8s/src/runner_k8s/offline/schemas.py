@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from runner_k8s.config.bootstrap import _PROJECT_ID, PROJECT_KEY, BootstrapSettings
+from runner_k8s.config.bootstrap import PROJECT_ID, PROJECT_KEY, BootstrapSettings
 from runner_k8s.config.runner import RunnerStackConfig
 from runner_k8s.config.shared import SharedConfig
 from runner_k8s.stacks import BOOTSTRAP_STACK, FLEET_STACKS, SHARED_STACK, StackProject
@@ -64,7 +64,7 @@ class ProjectContract:
 
 _GCP_PROJECT_SCHEMA = {
     "type": "string",
-    "pattern": _PROJECT_ID.pattern,
+    "pattern": PROJECT_ID.pattern,
     "description": "The Google Cloud project of the bucket, the key rings and every IAM grant "
     "(`pulumi config set gcp:project PROJECT_ID`); also the pulumi-gcp provider's project.",
 }
