@@ -25,7 +25,7 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
-from gh_runner_policies.fields import UNKNOWN
+from gh_runner_policies.unknowns import UNKNOWN
 from gh_runner_policies.pack import CannotCheckUntilApply, plain, policies
 from gh_runner_policies.rules import RULES
 

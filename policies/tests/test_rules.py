@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gh_runner_policies.fields import UNKNOWN
+from gh_runner_policies.unknowns import UNKNOWN
 from gh_runner_policies.rules import RESTRICTED_VOLUME_TYPES, check, image_pin_problem
 
 Manifest = dict[str, Any]

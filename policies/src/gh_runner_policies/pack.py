@@ -21,7 +21,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from .fields import UNKNOWN
+from .unknowns import UNKNOWN
 from .rules import RULES, Rule
 
 PACK_NAME = "gh-runner"

@@ -17,7 +17,7 @@ from typing import Any
 
 from runner_k8s.build.shared_objects import REGISTRATION_TOKEN_LABEL
 
-from .fields import Field, NotYetKnown, root
+from .unknowns import Field, NotYetKnown, root
 
 Manifest = Mapping[str, Any]
 

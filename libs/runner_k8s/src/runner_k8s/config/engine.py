@@ -18,7 +18,7 @@ from runner_k8s.config.bootstrap import PROJECT_KEY, BootstrapConfig, load_boots
 from runner_k8s.config.runner import RunnerStackConfig
 from runner_k8s.config.runner_checks import check_shared_stack, load_runner_stack
 from runner_k8s.config.shared import SharedConfig, load_shared
-from runner_k8s.config.stackfile import secure_paths
+from runner_k8s.config.stackfile import secure_paths, stack_file
 from runner_k8s.errors import ConfigError, or_run_error
 
 T = TypeVar("T")
@@ -58,7 +58,7 @@ def _secret_paths(secret_keys: set[str]) -> set[str]:
     for the message: without the file (config from elsewhere, mock runs) it names the key."""
     if not secret_keys or not pulumi.get_root_directory():
         return secret_keys
-    path = Path(pulumi.get_root_directory()) / f"Pulumi.{pulumi.get_stack()}.yaml"
+    path = stack_file(Path(pulumi.get_root_directory()), pulumi.get_stack())
     try:
         config = yaml.safe_load(path.read_text()).get("config") or {}
     except (OSError, yaml.YAMLError, AttributeError):
