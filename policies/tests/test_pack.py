@@ -25,9 +25,9 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
-from gh_runner_policies.unknowns import UNKNOWN
 from gh_runner_policies.pack import CannotCheckUntilApply, plain, policies
 from gh_runner_policies.rules import RULES
+from gh_runner_policies.unknowns import UNKNOWN
 
 PACK = Path(__file__).resolve().parents[1]
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

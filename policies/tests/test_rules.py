@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gh_runner_policies.unknowns import UNKNOWN
 from gh_runner_policies.rules import RESTRICTED_VOLUME_TYPES, check, image_pin_problem
+from gh_runner_policies.unknowns import UNKNOWN
 
 Manifest = dict[str, Any]
 

@@ -21,8 +21,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from .unknowns import UNKNOWN
 from .rules import RULES, Rule
+from .unknowns import UNKNOWN
 
 PACK_NAME = "gh-runner"
 
