@@ -119,6 +119,8 @@ class GitHubDouble:
     reset: int = field(default_factory=lambda: int(time.time()) + 3000)
     deleted: list[int] = field(default_factory=list)
     _limits: deque[Limited] = field(default_factory=deque)
+    # What happens to a runner between the list and the DELETE of it (id -> change).
+    _before_delete: dict[int, str] = field(default_factory=dict)
 
     def serve(self, scope: str, runners: list[dict[str, Any]]) -> GitHubDouble:
         """GitHub holds ``runners`` for ``scope`` (as `runners_path` takes it)."""
@@ -141,6 +143,16 @@ class GitHubDouble:
         self._limits.append(Limited(shape, status, method, retry_after))
         return self
 
+    def takes_job(self, runner_id: int) -> GitHubDouble:
+        """The runner comes back online and takes a job just before its DELETE arrives."""
+        self._before_delete[runner_id] = "takes a job"
+        return self
+
+    def vanishes(self, runner_id: int) -> GitHubDouble:
+        """GitHub drops the registration itself just before its DELETE arrives."""
+        self._before_delete[runner_id] = "vanishes"
+        return self
+
     def registered(self, scope: str) -> list[str]:
         return [r["name"] for r in self.scopes[runners_path(scope)]]
 
@@ -151,6 +163,8 @@ class GitHubDouble:
                 return self._limited(limited)
         path, _, runner_id = request.path.partition("/actions/runners")
         runners = self.scopes[f"{path}/actions/runners"]
+        if request.method == "DELETE" and runner_id:
+            self._change_before_delete(runners, int(runner_id[1:]))
         if request.method == "GET" and not runner_id:
             return self._page(request, runners)
         found = [r for r in runners if runner_id and r["id"] == int(runner_id[1:])]
@@ -165,6 +179,14 @@ class GitHubDouble:
         runners.remove(found[0])
         self.deleted.append(found[0]["id"])
         return Response(status=204, headers=rate_limit_headers(RATE_LIMIT - 1, self.reset))
+
+    def _change_before_delete(self, runners: list[dict[str, Any]], runner_id: int) -> None:
+        change = self._before_delete.pop(runner_id, None)
+        for runner in [r for r in runners if r["id"] == runner_id]:
+            if change == "takes a job":
+                runner.update(status="online", busy=True)
+            elif change == "vanishes":
+                runners.remove(runner)
 
     def _page(self, request: Request, runners: list[dict[str, Any]]) -> Response:
         per_page = min(int(request.args.get("per_page", DEFAULT_PER_PAGE)), MAX_PER_PAGE)

@@ -69,3 +69,16 @@ def test_the_three_rate_limit_shapes(
     assert limited.headers.get("retry-after") == retry_after
     assert ("secondary rate limit" in limited.json()["message"]) is secondary
     assert httpx.get(url).status_code == 200  # one answer only
+
+
+def test_a_runner_can_take_a_job_or_vanish_between_list_and_delete(httpserver: HTTPServer) -> None:
+    double = GitHubDouble(httpserver).serve(
+        "orgs/acme",
+        [github_runner(1, "a", LABELS, "offline"), github_runner(2, "b", LABELS, "offline")],
+    )
+    double.takes_job(1).vanishes(2)
+    runners = httpserver.url_for(runners_path("orgs/acme"))
+    assert httpx.delete(f"{runners}/1").status_code == 422
+    assert httpx.delete(f"{runners}/2").status_code == 404
+    [taken] = httpx.get(runners).json()["runners"]
+    assert (taken["name"], taken["status"], taken["busy"]) == ("a", "online", True)
