@@ -114,6 +114,7 @@ class GitHubDouble:
     """A stateful GitHub: registrations per scope, deleted for real by DELETE."""
 
     httpserver: HTTPServer
+    prefix: str = ""  # where the API lives on the server: "/api/v3" for GitHub Enterprise Server
     scopes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # The epoch second GitHub would name in x-ratelimit-reset; tests read it back.
     reset: int = field(default_factory=lambda: int(time.time()) + 3000)
@@ -124,7 +125,7 @@ class GitHubDouble:
 
     def serve(self, scope: str, runners: list[dict[str, Any]]) -> GitHubDouble:
         """GitHub holds ``runners`` for ``scope`` (as `runners_path` takes it)."""
-        path = runners_path(scope)
+        path = self.prefix + runners_path(scope)
         if path not in self.scopes:
             self.httpserver.expect_request(
                 re.compile(rf"^{re.escape(path)}(/[0-9]+)?$")
@@ -154,7 +155,7 @@ class GitHubDouble:
         return self
 
     def registered(self, scope: str) -> list[str]:
-        return [r["name"] for r in self.scopes[runners_path(scope)]]
+        return [r["name"] for r in self.scopes[self.prefix + runners_path(scope)]]
 
     def _handle(self, request: Request) -> Response:
         for limited in list(self._limits):

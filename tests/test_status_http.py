@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from github_double import answer, github_runner, runners_path
+from github_double import GitHubDouble, RateLimit, answer, error_body, github_runner, runners_path
 from pytest_httpserver import HTTPServer
 
 from runner_k8s.cli import parser
@@ -271,77 +271,180 @@ def ghosts_and_friends() -> list[dict[str, Any]]:
         github_runner(302, "hand-started", GEMINI_LABELS),
         # Another fleet's (not ours) offline runner: not a ghost of these fleets.
         github_runner(303, "laptop", ("gpu",), status="offline"),
+        # Offline with the fleet's labels, but not provably the fleet's: kept, with a note.
+        github_runner(304, "alice-laptop", GEMINI_LABELS, "offline", ephemeral=False),
+        github_runner(305, "claude-gh-runner-6f7d8-cccc1", GEMINI_LABELS, "offline"),
+        github_runner(
+            306, "codex-gh-runner-6b5a4c3d2e-nnnnn", CODEX_LABELS, "offline", ephemeral=False
+        ),
     ]
-
-
-def deleted(httpserver: HTTPServer) -> list[str]:
-    return [r.path for r, _ in httpserver.log if r.method == "DELETE"]
 
 
 def test_remove_ghosts_without_yes_only_lists_them(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer(httpserver, REPO_NAME, ghosts_and_friends())
+    double = GitHubDouble(httpserver).serve(REPO_NAME, ghosts_and_friends())
     result = status(httpserver, cluster, repo, "--remove-ghosts")
-    assert deleted(httpserver) == []
+    assert double.deleted == []
     would = [line for line in result.out.splitlines() if line.startswith("would delete")]
     assert would == [
-        f"would delete ghost runner {GHOST} (id 300) of codex-gh-runner from {REPO_NAME}"
+        f"would delete ghost runner {GHOST} (id 300) of codex-gh-runner from repository {REPO_NAME}"
     ]
     assert "rerun with --yes" in result.out
+    for foreign in (
+        "alice-laptop",
+        "claude-gh-runner-6f7d8-cccc1",
+        "codex-gh-runner-6b5a4c3d2e-nnnnn",
+    ):
+        assert any(
+            foreign in line and "foreign runner: not removed" in line
+            for line in result.out.splitlines()
+        )
     assert result.code == 1
 
 
-def test_remove_ghosts_with_yes_deletes_only_offline_idle_ghosts(
+def test_remove_ghosts_with_yes_deletes_only_proven_ghosts(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer(httpserver, REPO_NAME, ghosts_and_friends())
-    httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_data(
-        "", status=204
-    )
+    double = GitHubDouble(httpserver).serve(REPO_NAME, ghosts_and_friends())
     result = status(httpserver, cluster, repo, "--remove-ghosts", "--yes")
-    assert deleted(httpserver) == [f"{RUNNERS_PATH}/300"]
+    assert double.deleted == [300]
     assert f"deleted ghost runner {GHOST} (id 300)" in result.out
     assert result.code == 1  # the busy ghost and the runner with no pod remain
     assert_token_only_in_authorization(httpserver)
 
 
-def answer_with_one_ghost(httpserver: HTTPServer) -> None:
-    """Both fleets serving, plus one offline idle registration of the codex fleet (id 300)."""
-    answer(
-        httpserver,
-        REPO_NAME,
-        [*serving(), github_runner(300, GHOST, CODEX_LABELS, status="offline")],
-    )
-
-
-def test_removing_the_only_ghost_leaves_a_healthy_fleet(
+def test_removing_the_only_ghost_prints_the_state_after_it(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer_with_one_ghost(httpserver)
-    httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_data(
-        "", status=204
-    )
+    double = serve_with_ghosts(httpserver, [GHOST], 300)
     result = status(httpserver, cluster, repo, "--remove-ghosts", "--yes", "--format", "json")
-    assert deleted(httpserver) == [f"{RUNNERS_PATH}/300"]
+    assert double.deleted == [300]
     assert result.code == 0
-    # The JSON shows what was found; the deletion note goes to stderr, keeping stdout JSON.
+    # Listed again after the removal; the deletion notes go to stderr, keeping stdout JSON.
     record = json.loads(result.out)
-    codex = record["fleets"][0]
-    assert [r["verdict"] for r in codex["rows"]] == ["serving", "serving", "ghost"]
+    assert record["healthy"] is True
+    assert [r["verdict"] for r in record["fleets"][0]["rows"]] == ["serving", "serving"]
     assert f"deleted ghost runner {GHOST}" in result.err
+    lists = [r for r, _ in httpserver.log if r.method == "GET"]
+    assert len(lists) == 2
 
 
-def test_a_refused_delete_exits_2_naming_the_write_permission(
+def serve_with_ghosts(httpserver: HTTPServer, names: list[str], first_id: int) -> GitHubDouble:
+    """Both fleets serving, plus offline idle registrations named like old codex pods."""
+    ghosts = [github_runner(first_id + i, n, CODEX_LABELS, "offline") for i, n in enumerate(names)]
+    return GitHubDouble(httpserver).serve(REPO_NAME, [*serving(), *ghosts])
+
+
+def test_removal_goes_on_runner_by_runner_after_a_422_and_a_404(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
-    answer_with_one_ghost(httpserver)
-    httpserver.expect_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_json(
-        {"message": "Resource not accessible by personal access token"}, status=403
+    ghosts = [f"codex-gh-runner-6b5a4c3d2e-g0st{i}" for i in (1, 2, 3)]
+    double = serve_with_ghosts(httpserver, ghosts, 401)
+    double.takes_job(401).vanishes(402)
+    result = status(httpserver, cluster, repo, "--remove-ghosts", "--yes")
+    assert [r.path for r, _ in httpserver.log if r.method == "DELETE"] == [
+        f"{RUNNERS_PATH}/{i}" for i in (401, 402, 403)
+    ]
+    assert double.deleted == [403]
+    assert (
+        f"skipped ghost runner {ghosts[0]} (id 401) of codex-gh-runner from repository "
+        f'{REPO_NAME}: GitHub says Bad request - Runner "{ghosts[0]}" is still running a job"'
+    ) in result.out
+    assert f"already gone: ghost runner {ghosts[1]} (id 402)" in result.out
+    assert f"deleted ghost runner {ghosts[2]} (id 403)" in result.out
+    assert "ghost removal: 1 deleted, 1 already gone, 1 skipped, 0 failed" in result.out
+    assert result.code == 1  # one was refused: it is still registered
+
+
+@pytest.mark.parametrize(
+    ("shape", "wait"),
+    [
+        ("primary", "until"),
+        ("secondary-retry-after", "for 60 s (retry-after)"),
+        ("secondary", "for at least a minute"),
+    ],
+)
+def test_a_rate_limit_stops_the_removal_and_is_never_called_a_permission(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path, shape: RateLimit, wait: str
+) -> None:
+    ghosts = [f"codex-gh-runner-6b5a4c3d2e-g0st{i}" for i in (1, 2)]
+    double = serve_with_ghosts(httpserver, ghosts, 401)
+    double.rate_limit(shape, status=403, method="DELETE")
+    result = status(httpserver, cluster, repo, "--remove-ghosts", "--yes")
+    assert [r.path for r, _ in httpserver.log if r.method == "DELETE"] == [f"{RUNNERS_PATH}/401"]
+    assert "rate limit reached (403): wait " + wait in result.out
+    assert "permission" not in result.out and "Administration" not in result.out
+    assert "stopped: 1 more ghost(s) not tried" in result.out
+    assert "ghost removal: 0 deleted, 0 already gone, 0 skipped, 2 failed" in result.out
+    assert result.code == 1
+
+
+def test_a_refused_delete_names_the_write_permission_and_goes_on(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    serve_with_ghosts(httpserver, [GHOST], 300)
+    httpserver.expect_oneshot_request(f"{RUNNERS_PATH}/300", method="DELETE").respond_with_json(
+        error_body("forbidden"), status=403, headers={"x-ratelimit-remaining": "4990"}
     )
     result = status(httpserver, cluster, repo, "--remove-ghosts", "--yes")
-    assert result.code == 2
-    assert "Administration: read and write" in result.err
+    assert "Administration: read and write" in result.out
+    assert "ghost removal: 0 deleted, 0 already gone, 0 skipped, 1 failed" in result.out
+    assert result.code == 1
+
+
+def test_yes_without_remove_ghosts_is_a_usage_error(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    with pytest.raises(ConfigError, match="--yes: only means something with --remove-ghosts"):
+        status(httpserver, cluster, repo, "--yes")
+    assert httpserver.log == [] and cluster.connected == []
+
+
+def test_organisation_runners_are_read_with_org(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    GitHubDouble(httpserver).serve("orgs/acme", serving())
+    result = status(httpserver, cluster, repo, "--org", "acme", repo=None)
+    assert result.code == 0, result.out + result.err
+    assert {r.path for r, _ in httpserver.log} == {"/orgs/acme/actions/runners"}
+    assert "GitHub organization acme" in result.out
+
+
+@pytest.mark.parametrize(
+    ("shape", "code", "said"),
+    [
+        ("primary", 403, "GitHub's primary rate limit reached (403): wait until "),
+        ("primary", 429, "GitHub's primary rate limit reached (429): wait until "),
+        (
+            "secondary-retry-after",
+            403,
+            "GitHub's secondary rate limit reached (403): wait for 60 s (retry-after)",
+        ),
+        (
+            "secondary",
+            403,
+            "GitHub's secondary rate limit reached (403): wait for at least a minute",
+        ),
+        (
+            "secondary",
+            429,
+            "GitHub's secondary rate limit reached (429): wait for at least a minute",
+        ),
+    ],
+)
+def test_the_three_rate_limit_shapes_are_told_apart(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path, shape: RateLimit, code: int, said: str
+) -> None:
+    double = GitHubDouble(httpserver).serve(REPO_NAME, serving()).rate_limit(shape, status=code)
+    result = status(httpserver, cluster, repo)
+    assert result.code == 2 and result.out == ""
+    [line] = result.err.splitlines()
+    assert line.startswith(f"gh-runner: {said}")
+    if shape == "primary":
+        reset = datetime.fromtimestamp(double.reset, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        assert f"until {reset} UTC (x-ratelimit-reset)" in line
+    assert "permission" not in line and "Administration" not in line
 
 
 def test_repository_and_cluster_come_from_stack_config_unless_overridden(
@@ -376,11 +479,151 @@ def test_repository_and_cluster_come_from_stack_config_unless_overridden(
     assert cluster.connected == [("/tmp/kc", "c")]  # one cluster for both fleets
 
 
+def test_the_api_is_found_from_the_githuburl_host_as_the_runner_finds_it(
+    httpserver: HTTPServer, cluster: FakeCluster, repo_copy: Path, edit_config: EditConfig
+) -> None:
+    # A GitHub Enterprise Server: any host but github.com and *.ghe.com has its API at /api/v3.
+    server = httpserver.url_for("/").rstrip("/")
+
+    def shared(config: dict[str, Any]) -> None:
+        config["githubRepo"] = REPO_NAME
+        config["githubUrl"] = server
+
+    edit_config(repo_copy, "shared", shared)
+    GitHubDouble(httpserver, prefix="/api/v3").serve(REPO_NAME, serving())
+    dirs = [repo_copy / "stacks" / "codex-runner", repo_copy / "stacks" / "gemini-runner"]
+    args = parser().parse_args(["status", "--format", "json", *map(str, dirs)])
+    out, err = io.StringIO(), io.StringIO()
+    code = run(args, dirs, cluster.connect, {"GH_TOKEN": TOKEN}, out=out, err=err)
+    assert code == 0, err.getvalue()
+    assert {r.path for r, _ in httpserver.log} == {f"/api/v3{RUNNERS_PATH}"}
+    record = json.loads(out.getvalue())
+    assert {f["githubApi"] for f in record["fleets"]} == {f"{server}/api/v3"}
+    assert_token_only_in_authorization(httpserver)
+
+
+@dataclass
+class Rollout:
+    """The cluster during a rollout, and GitHub with it: each look sees the next state (the last
+    one stays); GitHub lists the runners of the running pods of that state."""
+
+    github: GitHubDouble
+    looks: list[dict[str, tuple[Pod, ...]]]
+    seen: int = 0
+
+    def connect(self, kubeconfig: str | None, context: str | None) -> Rollout:
+        return self
+
+    def facts(self, fleet: Fleet) -> ClusterFacts:
+        look = self.looks[min(self.seen, len(self.looks) - 1)]
+        if fleet.name == "codex-gh-runner":  # the first fleet opens a look
+            running = {p.name for pods in look.values() for p in pods if p.running_since}
+            self.github.serve(REPO_NAME, [r for r in serving() if r["name"] in running])
+        else:
+            self.seen += 1
+        pods = look.get(fleet.name, ())
+        return ClusterFacts(Deployment(2, 2, len(pods), len(pods)), pods)
+
+
+def waiting_pod(name: str, reason: str) -> Pod:
+    return Pod(name, "Pending", 0, 1, 0, datetime.now(UTC), None, waiting=reason)
+
+
+def status_waiting(
+    httpserver: HTTPServer, rollout: Rollout, repo: Path, *extra: str
+) -> tuple[Result, list[float]]:
+    dirs = [repo / "stacks" / "codex-runner", repo / "stacks" / "gemini-runner"]
+    api = httpserver.url_for("/").rstrip("/")
+    args = parser().parse_args(
+        ["status", "--repo", REPO_NAME, "--github-api", api, "--wait", *extra, *map(str, dirs)]
+    )
+    slept: list[float] = []  # the injected sleep returns at once; the fake clock moves by it
+    out, err = io.StringIO(), io.StringIO()
+    code = run(
+        args,
+        dirs,
+        rollout.connect,
+        {"GH_TOKEN": TOKEN},
+        out=out,
+        err=err,
+        sleep=slept.append,
+        clock=lambda: sum(slept),
+    )
+    return Result(code, out.getvalue(), err.getvalue()), slept
+
+
+def test_wait_looks_every_interval_until_every_fleet_is_healthy(
+    httpserver: HTTPServer, repo: Path
+) -> None:
+    codex = tuple(running_pod(n) for n in CODEX_PODS)
+    gemini = tuple(running_pod(n) for n in GEMINI_PODS)
+    creating = (gemini[0], waiting_pod(GEMINI_PODS[1], "ContainerCreating"))
+    rollout = Rollout(
+        GitHubDouble(httpserver),
+        [
+            {"codex-gh-runner": codex, "gemini-gh-runner": creating},
+            {"codex-gh-runner": codex, "gemini-gh-runner": creating},
+            {"codex-gh-runner": codex, "gemini-gh-runner": gemini},
+        ],
+    )
+    result, slept = status_waiting(httpserver, rollout, repo, "--timeout", "5m")
+    assert result.code == 0, result.err
+    assert slept == [10.0, 10.0]  # the default interval, not spent: the sleep is injected
+    progress = result.err.splitlines()
+    assert (
+        progress
+        == ["waiting: codex-gh-runner healthy; gemini-gh-runner: 1 of 2 runners serving"] * 2
+    )
+    assert result.out.rstrip().endswith("healthy: 2 fleet(s), 4 runner(s) serving")
+
+
+def test_wait_stops_at_the_first_look_on_a_fault_that_cannot_heal(
+    httpserver: HTTPServer, repo: Path
+) -> None:
+    codex = (running_pod(CODEX_PODS[0]), waiting_pod(CODEX_PODS[1], "ImagePullBackOff"))
+    gemini = tuple(running_pod(n) for n in GEMINI_PODS)
+    rollout = Rollout(
+        GitHubDouble(httpserver), [{"codex-gh-runner": codex, "gemini-gh-runner": gemini}]
+    )
+    result, slept = status_waiting(httpserver, rollout, repo)
+    assert result.code == 1
+    assert slept == [] and rollout.seen == 1
+    assert result.err == (
+        f"gh-runner: will not heal by waiting: codex-gh-runner: pod {CODEX_PODS[1]}: not running "
+        "(ImagePullBackOff)\n"
+    )
+    assert "DEGRADED" in result.out
+
+
+def test_wait_gives_up_at_the_timeout(httpserver: HTTPServer, repo: Path) -> None:
+    codex = (running_pod(CODEX_PODS[0]), waiting_pod(CODEX_PODS[1], "ContainerCreating"))
+    gemini = tuple(running_pod(n) for n in GEMINI_PODS)
+    rollout = Rollout(
+        GitHubDouble(httpserver), [{"codex-gh-runner": codex, "gemini-gh-runner": gemini}]
+    )
+    result, slept = status_waiting(
+        httpserver, rollout, repo, "--timeout", "45s", "--interval", "15"
+    )
+    assert result.code == 1
+    # Looks at 0, 15, 30 and 45 s: the fourth finds the time up.
+    assert slept == [15.0, 15.0, 15.0]
+    assert result.err.splitlines()[-1].startswith(
+        "gh-runner: not healthy after 45 s: codex-gh-runner: 1 of 2 runners serving"
+    )
+
+
+def test_wait_with_remove_ghosts_is_a_usage_error(
+    httpserver: HTTPServer, cluster: FakeCluster, repo: Path
+) -> None:
+    with pytest.raises(ConfigError, match="--wait: remove the ghosts first"):
+        status(httpserver, cluster, repo, "--wait", "--remove-ghosts")
+
+
 def test_without_a_repository_it_asks_for_repo(
     httpserver: HTTPServer, cluster: FakeCluster, repo: Path
 ) -> None:
     # The dev shared stack sets no githubRepo: runners read GITHUB_URL from a Secret.
-    with pytest.raises(ConfigError, match="pass --repo OWNER/NAME"):
+    with pytest.raises(ConfigError, match="pass --repo OWNER/NAME or --org ORG"):
         status(httpserver, cluster, repo, repo=None)
 
 

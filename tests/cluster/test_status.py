@@ -13,7 +13,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 
 import pytest
 import yaml
-from github_double import answer, github_runner, runners_path
+from github_double import GitHubDouble, answer, github_runner, runners_path
 from pytest_httpserver import HTTPServer
 
 pytestmark = pytest.mark.cluster
@@ -88,13 +89,19 @@ def create_pod(cluster: KubectlCluster, deployment: str, name: str) -> list[str]
 
 
 def set_status(
-    cluster: KubectlCluster, name: str, containers: list[str], state: dict[str, Any]
+    cluster: KubectlCluster,
+    name: str,
+    containers: list[str],
+    state: dict[str, Any],
+    last: dict[str, Any] | None = None,
 ) -> None:
-    """What the kubelet would report, written through the status subresource."""
+    """What the kubelet would report, written through the status subresource. With ``last`` (a
+    container's previous end) the pod has run before: its phase stays Running while the
+    container waits to be restarted."""
     running = "running" in state
     condition = {"status": "True" if running else "False"}
     status = {
-        "phase": "Running" if running else "Pending",
+        "phase": "Running" if running or last is not None else "Pending",
         "conditions": [
             {**condition, "type": "Ready"},
             {**condition, "type": "ContainersReady"},
@@ -109,6 +116,7 @@ def set_status(
                 "imageID": "",
                 "started": running,
                 "state": state,
+                **({"lastState": last} if last is not None else {}),
             }
             for c in containers
         ],
@@ -194,34 +202,53 @@ class Run:
         return {r["name"]: r["verdict"] for f in self.json()["fleets"] for r in f["rows"]}
 
 
-def gh_runner_status(fleets: Fleets, httpserver: HTTPServer, repo: Path, *extra: str) -> Run:
-    """The installed console script against the control plane and the GitHub double."""
+def command(
+    fleets: Fleets, httpserver: HTTPServer, *extra: str, scope: tuple[str, ...]
+) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "gh-runner"),
+        "status",
+        "--kubeconfig",
+        str(fleets.cluster.kubeconfig),
+        "--github-api",
+        httpserver.url_for("/").rstrip("/"),
+        *scope,
+        *extra,
+    ]
+
+
+def environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "GITHUB_TOKEN")}
+    return {**env, "GH_TOKEN": TOKEN}
+
+
+def checked(httpserver: HTTPServer, code: int, out: str, err: str) -> Run:
+    assert "Traceback" not in err
+    assert TOKEN not in out + err
+    for request, _ in httpserver.log:
+        assert request.headers.get("Authorization") == f"Bearer {TOKEN}"
+        assert TOKEN not in request.url
+    return Run(code, out, err)
+
+
+def gh_runner_status(
+    fleets: Fleets,
+    httpserver: HTTPServer,
+    repo: Path,
+    *extra: str,
+    scope: tuple[str, ...] = ("--repo", REPO_NAME),
+) -> Run:
+    """The installed console script against the control plane and the GitHub double."""
     done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "gh-runner"),
-            "status",
-            "--kubeconfig",
-            str(fleets.cluster.kubeconfig),
-            "--github-api",
-            httpserver.url_for("/").rstrip("/"),
-            "--repo",
-            REPO_NAME,
-            *extra,
-        ],
+        command(fleets, httpserver, *extra, scope=scope),
         cwd=repo,
-        env={**env, "GH_TOKEN": TOKEN},
+        env=environment(),
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
     )
-    assert "Traceback" not in done.stderr
-    assert TOKEN not in done.stdout + done.stderr
-    for request, _ in httpserver.log:
-        assert request.headers.get("Authorization") == f"Bearer {TOKEN}"
-        assert TOKEN not in request.url
-    return Run(done.returncode, done.stdout, done.stderr)
+    return checked(httpserver, done.returncode, done.stdout, done.stderr)
 
 
 def test_fleets_whose_pods_are_all_registered_are_healthy(
@@ -274,22 +301,183 @@ def test_a_ghost_is_found_and_removed_only_with_yes(
     fleets: Fleets, httpserver: HTTPServer, repo: Path
 ) -> None:
     ghost = f"codex-gh-runner-{TEMPLATE_HASH}-gh0st"
-    answer(
-        httpserver,
+    double = GitHubDouble(httpserver).serve(
         REPO_NAME,
         [*registered(fleets), github_runner(900, ghost, FLEETS["codex-gh-runner"], "offline")],
     )
-    httpserver.expect_request(f"{RUNNERS_PATH}/900", method="DELETE").respond_with_data("", 204)
 
     listed = gh_runner_status(fleets, httpserver, repo, "--remove-ghosts")
     assert listed.code == 1
     assert f"would delete ghost runner {ghost} (id 900)" in listed.out
-    assert not [r for r, _ in httpserver.log if r.method == "DELETE"]
+    assert double.deleted == []
 
     removed = gh_runner_status(fleets, httpserver, repo, "--remove-ghosts", "--yes")
-    assert [r.path for r, _ in httpserver.log if r.method == "DELETE"] == [f"{RUNNERS_PATH}/900"]
+    assert double.deleted == [900]
     assert removed.code == 0, removed.out
     assert f"deleted ghost runner {ghost} (id 900)" in removed.out
+    # The table printed is GitHub's state after the removal: listed again, the ghost is gone.
+    assert removed.out.rstrip().endswith("healthy: 2 fleet(s), 4 runner(s) serving")
+    assert ghost not in removed.out.split("ghost removal:")[1]
+
+
+def test_removal_spares_foreign_runners_and_goes_on_after_a_refusal(
+    fleets: Fleets, httpserver: HTTPServer, repo: Path
+) -> None:
+    labels = FLEETS["codex-gh-runner"]
+    ghosts = [f"codex-gh-runner-{TEMPLATE_HASH}-g0st{i}" for i in (1, 2, 3)]
+    double = GitHubDouble(httpserver).serve(
+        REPO_NAME,
+        [
+            *registered(fleets),
+            *(github_runner(901 + i, n, labels, "offline") for i, n in enumerate(ghosts)),
+            # Offline with the fleet's labels, but not provably this fleet's: never deleted.
+            github_runner(950, "alice-laptop", labels, "offline", ephemeral=False),
+            github_runner(951, "claude-gh-runner-6f7d8-cccc1", labels, "offline"),
+        ],
+    )
+    double.takes_job(901).vanishes(903)
+
+    run = gh_runner_status(fleets, httpserver, repo, "--remove-ghosts", "--yes")
+
+    assert double.deleted == [902]
+    deletes = [r.path for r, _ in httpserver.log if r.method == "DELETE"]
+    assert deletes == [f"{RUNNERS_PATH}/{i}" for i in (901, 902, 903)]  # on after the 422
+    assert (
+        f"skipped ghost runner {ghosts[0]} (id 901) of codex-gh-runner from repository "
+        f'{REPO_NAME}: GitHub says Bad request - Runner "{ghosts[0]}" is still running a job"'
+    ) in run.out
+    assert f"deleted ghost runner {ghosts[1]} (id 902)" in run.out
+    assert f"already gone: ghost runner {ghosts[2]} (id 903)" in run.out
+    assert "ghost removal: 1 deleted, 1 already gone, 1 skipped, 0 failed" in run.out
+    for name, why in (
+        ("alice-laptop", "not named like a pod of codex-gh-runner and not ephemeral"),
+        ("claude-gh-runner-6f7d8-cccc1", "not named like a pod of codex-gh-runner"),
+    ):
+        assert f"{name} (id 95" in run.out and "foreign runner: not removed" in run.out
+        assert why in run.out
+    assert double.registered(REPO_NAME).count("alice-laptop") == 1
+    # After the removal: the runner that took a job is online with no pod of this cluster.
+    after = run.out.split("ghost removal:")[1]
+    assert f"runner {ghosts[0]}: online with this fleet's labels but no pod" in after
+    assert run.code == 1
+
+
+def test_org_level_runners_are_listed_with_org(
+    fleets: Fleets, httpserver: HTTPServer, repo: Path
+) -> None:
+    GitHubDouble(httpserver).serve("orgs/acme", registered(fleets))
+    run = gh_runner_status(fleets, httpserver, repo, "--format", "json", scope=("--org", "acme"))
+    assert run.code == 0, run.out + run.err
+    assert {r.path for r, _ in httpserver.log} == {"/orgs/acme/actions/runners"}
+    assert {f["scope"]["kind"] for f in run.json()["fleets"]} == {"organization"}
+
+
+def finished(seconds_ago: float, exit_code: int = 0) -> dict[str, Any]:
+    moment = rfc3339(datetime.now(UTC) - timedelta(seconds=seconds_ago))
+    reason = "Completed" if exit_code == 0 else "Error"
+    return {
+        "terminated": {
+            "exitCode": exit_code,
+            "reason": reason,
+            "startedAt": moment,
+            "finishedAt": moment,
+        }
+    }
+
+
+@contextmanager
+def kubelet_reports(fleets: Fleets, deployment: str, index: int) -> Iterator[Callable[..., None]]:
+    """A setter of one of the fleet's pods' status, as its kubelet would report it; the pod runs
+    again afterwards, for the module's other tests."""
+    pod = fleets.pods[deployment][index]
+    live = json.loads(
+        fleets.cluster.kubectl(
+            "get", "deployment", deployment, "-n", fleets.cluster.namespace, "-o", "json"
+        ).stdout
+    )
+    containers = [c["name"] for c in live["spec"]["template"]["spec"]["containers"]]
+
+    def report(state: dict[str, Any], last: dict[str, Any] | None = None) -> None:
+        set_status(fleets.cluster, pod, containers, state, last)
+
+    try:
+        yield report
+    finally:
+        report(running_since(minutes=10))
+
+
+def test_a_pod_between_jobs_is_healthy_and_a_crash_is_not(
+    fleets: Fleets, httpserver: HTTPServer, repo: Path
+) -> None:
+    pod = fleets.pods["codex-gh-runner"][0]
+    backoff = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s restarting"}}
+    # Its ephemeral registration went with its job: GitHub lists the other three.
+    answer(httpserver, REPO_NAME, [r for r in registered(fleets) if r["name"] != pod])
+    with kubelet_reports(fleets, "codex-gh-runner", 0) as report:
+        report(backoff, last=finished(30))
+        run = gh_runner_status(fleets, httpserver, repo, "--format", "json")
+        assert run.code == 0, run.out + run.err
+        assert run.verdicts()[pod] == "between jobs"
+        [row] = [r for f in run.json()["fleets"] for r in f["rows"] if r["name"] == pod]
+        assert row["pod"]["lastExit"] == "exit 0 (Completed)"
+
+        report(backoff, last=finished(30, exit_code=1))
+        crashed = gh_runner_status(fleets, httpserver, repo)
+        assert crashed.code == 1
+        assert f"pod {pod}: not running (CrashLoopBackOff, last exit 1 (Error))" in crashed.out
+
+
+def waiting_status(
+    fleets: Fleets, httpserver: HTTPServer, repo: Path, *extra: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command(fleets, httpserver, "--wait", *extra, scope=("--repo", REPO_NAME)),
+        cwd=repo,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_wait_returns_0_once_the_pods_turn_ready(
+    fleets: Fleets, httpserver: HTTPServer, repo: Path
+) -> None:
+    pod = fleets.pods["gemini-gh-runner"][1]
+    double = GitHubDouble(httpserver).serve(
+        REPO_NAME, [r for r in registered(fleets) if r["name"] != pod]
+    )
+    with kubelet_reports(fleets, "gemini-gh-runner", 1) as report:
+        report({"waiting": {"reason": "ContainerCreating"}})
+        waiting = waiting_status(fleets, httpserver, repo, "--timeout", "2m", "--interval", "0.2")
+        assert waiting.stderr is not None
+        first = waiting.stderr.readline()
+        assert first.startswith("waiting: "), first
+        assert "gemini-gh-runner: 1 of 2 runners serving" in first
+        # The kubelet starts the container and the runner registers.
+        report(running_since(minutes=1))
+        double.serve(REPO_NAME, registered(fleets))
+        out, err = waiting.communicate(timeout=120)
+        run = checked(httpserver, waiting.returncode, out, first + err)
+        assert run.code == 0, run.out + run.err
+        assert run.out.rstrip().endswith("healthy: 2 fleet(s), 4 runner(s) serving")
+
+
+def test_wait_stops_at_once_on_an_image_that_cannot_be_pulled(
+    fleets: Fleets, httpserver: HTTPServer, repo: Path
+) -> None:
+    pod = fleets.pods["codex-gh-runner"][1]
+    GitHubDouble(httpserver).serve(REPO_NAME, [r for r in registered(fleets) if r["name"] != pod])
+    with kubelet_reports(fleets, "codex-gh-runner", 1) as report:
+        report({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}})
+        waiting = waiting_status(fleets, httpserver, repo, "--timeout", "10m", "--interval", "0.2")
+        out, err = waiting.communicate(timeout=120)
+        run = checked(httpserver, waiting.returncode, out, err)
+        assert run.code == 1, run.out + run.err
+        assert len(httpserver.log) == 1  # one look: it did not wait for the 10 minutes
+        [line] = run.err.splitlines()
+        assert line.startswith("gh-runner: will not heal by waiting: codex-gh-runner: pod ")
+        assert "ImagePullBackOff" in line
 
 
 def test_registered_labels_that_differ_from_config_are_label_drift(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from runner_k8s.status.cluster import deployment_from_api, mount_events, pod_from_api
-from runner_k8s.status.judge import belongs, judge, without
+from runner_k8s.status.judge import belongs, judge
 from runner_k8s.status.model import (
     ClusterFacts,
     Deployment,
@@ -19,6 +19,7 @@ from runner_k8s.status.model import (
     Pod,
     Report,
     Runner,
+    Scope,
     Verdict,
 )
 from runner_k8s.status.output import format_json, format_report
@@ -32,7 +33,8 @@ CODEX = Fleet(
     selector=(("app", "codex-gh-runner"),),
     replicas=2,
     labels=("gpt-5-codex",),
-    repo="acme/app",
+    scope=Scope("repository", "acme/app"),
+    api="https://api.github.com",
 )
 GEMINI = Fleet(
     stack="stacks/gemini-runner/Pulumi.dev.yaml",
@@ -41,7 +43,8 @@ GEMINI = Fleet(
     selector=(("app", "gemini-gh-runner"),),
     replicas=2,
     labels=("gemini-2.5-flash", "gemini-2.5-pro"),
-    repo="acme/app",
+    scope=Scope("repository", "acme/app"),
+    api="https://api.github.com",
 )
 READY = Deployment(desired=2, updated=2, ready=2, available=2)
 SYSTEM = ("self-hosted", "Linux", "X64")
@@ -81,8 +84,9 @@ def runner(
     busy: bool = False,
     labels: tuple[str, ...] = CODEX.labels,
     system: tuple[str, ...] = SYSTEM,
+    ephemeral: bool = True,  # as every runner of a fleet registers
 ) -> Runner:
-    return Runner(next(_ids), name, online, busy, labels, system)
+    return Runner(next(_ids), name, online, busy, labels, system, ephemeral)
 
 
 def judged(
@@ -119,7 +123,7 @@ def test_a_running_pod_without_registration_after_the_grace_is_not_registered() 
     assert report.problems[0] == "1 of 2 runners serving"
     [problem] = [r.problem for r in report.rows if r.problem]
     # The message names what usually causes it.
-    for cause in ("GITHUB_PAT", "GITHUB_URL", "https://github.com/acme/app", "runner version"):
+    for cause in ("GITHUB_PAT", "GITHUB_URL", "repository acme/app", "runner version"):
         assert cause in problem
     assert f"kubectl -n my-reforge-ai logs {B}" in problem
 
@@ -159,7 +163,7 @@ def test_an_offline_registration_of_a_running_pod_is_offline_after_the_grace() -
     assert verdicts(early) == {A: Verdict.STARTING}
 
 
-def test_ghosts_are_offline_registrations_of_the_fleet_with_no_pod() -> None:
+def test_ghosts_are_only_what_the_fleet_provably_left_behind() -> None:
     by_name = runner(pod_name(CODEX, "zzzzz"), online=False, labels=())
     by_labels = runner("old-node-runner", online=False)
     busy = runner(pod_name(CODEX, "yyyyy"), online=False, busy=True)
@@ -173,17 +177,15 @@ def test_ghosts_are_offline_registrations_of_the_fleet_with_no_pod() -> None:
         A: Verdict.SERVING,
         B: Verdict.SERVING,
         by_name.name: Verdict.GHOST,
-        by_labels.name: Verdict.GHOST,
-        busy.name: Verdict.GHOST,
+        by_labels.name: Verdict.FOREIGN,  # carries the labels, but is not named like a pod
+        busy.name: Verdict.GHOST_BUSY,
     }
-    # Only offline ones that are not busy may be removed.
-    assert set(report.ghosts) == {by_name, by_labels}
+    # Only the offline, idle, ephemeral one named like a pod may be removed.
+    assert report.ghosts == (by_name,)
     assert not report.healthy
     assert any("--remove-ghosts" in p and by_name.name in p for p in report.problems)
     assert any("still marks it busy" in p for p in report.problems)
-    # Once removed, the fleet is healthy again except for the busy one.
-    again = judged([pod(A), pod(B)], without([runner(A), runner(B), busy], report.ghosts))
-    assert [r.verdict for r in again.rows].count(Verdict.GHOST) == 1
+    assert any("foreign runner: not removed" in n and by_labels.name in n for n in report.notes)
 
 
 def test_an_online_registration_with_the_fleets_labels_and_no_pod_is_reported() -> None:
@@ -313,6 +315,7 @@ def test_json_carries_the_same_facts_as_the_table() -> None:
         "name": ghost.name,
         "status": "offline",
         "busy": False,
+        "ephemeral": True,
         "labels": ["gpt-5-codex"],
         "systemLabels": list(SYSTEM),
     }
@@ -380,14 +383,17 @@ def test_waiting_pods_keep_their_reason_and_only_container_creating_gets_the_eve
             },
         ]
     )
-    assert events == {A: 'Multi-Attach error for volume "pvc-1" Volume is already used'}
+    assert events == {
+        A: ("FailedAttachVolume", 'Multi-Attach error for volume "pvc-1" Volume is already used')
+    }
 
     def waiting(name: str, reason: str) -> dict[str, Any]:
         state = {"waiting": {"reason": reason}}
         return api_pod(name, {"phase": "Pending", "containerStatuses": [{"state": state}]})
 
     creating = pod_from_api(waiting(A, "ContainerCreating"), events)
-    assert creating.waiting == "ContainerCreating" and creating.mount_event == events[A]
+    assert creating.waiting == "ContainerCreating" and creating.mount_event == events[A][1]
+    assert not creating.mount_failed  # a Multi-Attach passes once the old pod lets go
     assert creating.running_since is None
     crashing = pod_from_api(waiting(A, "CrashLoopBackOff"), events)
     assert crashing.waiting == "CrashLoopBackOff" and crashing.mount_event is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,6 +171,20 @@ def _seconds(text: str) -> float:
     return value
 
 
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def _duration(text: str) -> float:
+    """``status --timeout``: 90, 90s, 10m, 1h30m."""
+    match = _DURATION.match(text)
+    if text.isdigit():
+        return float(text)
+    if match is None or not any(match.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90s, 10m or 1h")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors on one line (exit 2 like every other bad input)."""
 
@@ -242,14 +257,20 @@ def parser() -> argparse.ArgumentParser:
         "status",
         help="is each fleet registered with GitHub and serving? (asks the cluster and GitHub)",
         description="Join each runner fleet's stack config, its pods in the cluster and its "
-        "registrations on GitHub: serving, not registered, ghost and label-drift runners. Exit 0 "
-        "healthy, 1 degraded, 2 bad config or an unreachable cluster or GitHub. The GitHub token "
-        "is read from GH_TOKEN or GITHUB_TOKEN only (repository Administration: read).",
+        "registrations on GitHub: serving, between jobs, not registered, ghost, foreign and "
+        "label-drift runners. Exit 0 healthy, 1 degraded, 2 bad config or arguments or an "
+        "unreachable cluster or GitHub. The GitHub token is read from GH_TOKEN or GITHUB_TOKEN "
+        "only (a repository: Administration: read; an organisation: Self-hosted runners: read).",
     )
     _stack_option(status)
-    status.add_argument(
-        "--repo", metavar="OWNER/NAME", help="the repository (default: the shared githubRepo)"
+    scope = status.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--repo",
+        metavar="OWNER/NAME",
+        help="the repository the runners register with (default: from the shared stack's "
+        "githubUrl and githubRepo, as the runner reads GITHUB_URL)",
     )
+    scope.add_argument("--org", metavar="ORG", help="the organisation the runners register with")
     status.add_argument(
         "--kubeconfig", metavar="FILE", help="default: the stack's provider.kubeconfig"
     )
@@ -257,8 +278,8 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--github-api",
         metavar="URL",
-        default="https://api.github.com",
-        help="GitHub's REST API (GitHub Enterprise: https://HOST/api/v3)",
+        help="GitHub's REST API (default: from the githubUrl host: https://api.HOST for "
+        "github.com and *.ghe.com, https://HOST/api/v3 otherwise; else https://api.github.com)",
     )
     status.add_argument(
         "--grace",
@@ -271,10 +292,31 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--remove-ghosts",
         action="store_true",
-        help="list the ghost registrations (offline, not busy, no pod) to delete",
+        help="list the ghosts to delete: registrations this fleet provably left behind "
+        "(offline, not busy, ephemeral, named like its pods, no such pod)",
     )
     status.add_argument(
         "--yes", action="store_true", help="with --remove-ghosts: really delete them"
+    )
+    status.add_argument(
+        "--wait",
+        action="store_true",
+        help="look again every --interval until every fleet is healthy (exit 0); exit 1 at the "
+        "timeout or at once on a fault that cannot heal (image pull, failed mount, no Deployment)",
+    )
+    status.add_argument(
+        "--timeout",
+        type=_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="with --wait: how long at most (90s, 10m, 1h; default 10m)",
+    )
+    status.add_argument(
+        "--interval",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --wait: the time between looks (default 10)",
     )
     status.add_argument("stack_dirs", nargs="*", metavar="STACK_DIR")
     status.set_defaults(handler=_status)

@@ -61,7 +61,42 @@ def _why_not_running(status: Mapping[str, Any]) -> str | None:
     return str(reason) if reason else None
 
 
-def pod_from_api(obj: Mapping[str, Any], mount_events: Mapping[str, str] | None = None) -> Pod:
+def _last_end(container: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """How a container that is not running last ended: its terminated state, or while it waits
+    to be restarted, the last one."""
+    state = container.get("state") or {}
+    if "running" in state:
+        return None
+    if "terminated" in state:
+        return dict(state["terminated"] or {})
+    if (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+        return dict((container.get("lastState") or {}).get("terminated") or {}) or None
+    return None
+
+
+def _between_jobs_since(phase: str, statuses: list[Mapping[str, Any]]) -> datetime | None:
+    """When the runner finished its job, if every container that is not running ended with exit
+    code 0 and waits for the kubelet to restart it (an ephemeral runner after its one job)."""
+    if phase != "Running":
+        return None
+    ends = [(_last_end(s), s) for s in statuses if "running" not in (s.get("state") or {})]
+    if not ends or any(end is None or end.get("exitCode") != 0 for end, _ in ends):
+        return None
+    finished = [parse_time(end.get("finishedAt")) for end, _ in ends if end is not None]
+    return max((t for t in finished if t is not None), default=None)
+
+
+def _last_exit(statuses: list[Mapping[str, Any]]) -> str | None:
+    for container in statuses:
+        end = _last_end(container)
+        if end is not None and end.get("exitCode") is not None:
+            return f"exit {end['exitCode']} ({end.get('reason') or 'no reason'})"
+    return None
+
+
+def pod_from_api(
+    obj: Mapping[str, Any], mount_events: Mapping[str, tuple[str, str]] | None = None
+) -> Pod:
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     statuses = status.get("containerStatuses") or []
     phase = str(status.get("phase") or "Pending")
@@ -73,6 +108,11 @@ def pod_from_api(obj: Mapping[str, Any], mount_events: Mapping[str, str] | None 
     created = parse_time(meta.get("creationTimestamp"))
     if created is None:
         raise ValueError(f"pod {meta.get('name')} has no creationTimestamp")
+    reason, message = (
+        (mount_events or {}).get(meta["name"], (None, None))
+        if waiting == "ContainerCreating"
+        else (None, None)
+    )
     return Pod(
         name=str(meta["name"]),
         phase=phase,
@@ -82,10 +122,11 @@ def pod_from_api(obj: Mapping[str, Any], mount_events: Mapping[str, str] | None 
         created=created,
         running_since=max(t for t in started if t is not None) if running else None,
         waiting=waiting,
-        mount_event=(mount_events or {}).get(meta["name"])
-        if waiting == "ContainerCreating"
-        else None,
+        mount_event=message,
         terminating=meta.get("deletionTimestamp") is not None,
+        between_jobs_since=None if running else _between_jobs_since(phase, statuses),
+        last_exit=None if running else _last_exit(statuses),
+        mount_failed=reason == "FailedMount",
     )
 
 
@@ -96,17 +137,18 @@ def _event_time(event: Mapping[str, Any]) -> str:
     )
 
 
-def mount_events(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Pod name -> the message of its latest volume attach/mount failure."""
-    latest: dict[str, tuple[str, str]] = {}
+def mount_events(events: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Pod name -> (reason, message) of its latest volume attach/mount failure."""
+    latest: dict[str, tuple[str, str, str]] = {}
     for event in events:
         target = event.get("involvedObject") or {}
         if target.get("kind") != "Pod" or event.get("reason") not in MOUNT_EVENT_REASONS:
             continue
         when, name = _event_time(event), str(target.get("name"))
         if name not in latest or when >= latest[name][0]:
-            latest[name] = (when, " ".join(str(event.get("message", "")).split()))
-    return {name: message for name, (_when, message) in latest.items()}
+            message = " ".join(str(event.get("message", "")).split())
+            latest[name] = (when, str(event["reason"]), message)
+    return {name: (reason, message) for name, (_when, reason, message) in latest.items()}
 
 
 # --- the reads (imperative shell) ---------------------------------------------------------------
@@ -187,7 +229,7 @@ class KubernetesCluster:
                 PodResource, namespace=fleet.namespace, labels=dict(fleet.selector)
             )
         ]
-        events: dict[str, str] = {}
+        events: dict[str, tuple[str, str]] = {}
         if any(_why_not_running(p.get("status") or {}) == "ContainerCreating" for p in pods):
             events = mount_events(
                 e.to_dict()

@@ -1,8 +1,9 @@
 """``gh-runner status``: read each fleet from stack config, the cluster and GitHub, judge it, print
-the verdict, and remove ghost registrations when asked to.
+the verdict; remove ghost registrations when asked to, or wait until every fleet is healthy.
 
-The imperative shell around ``status.judge``. Exit codes: 0 every fleet healthy, 1 a fleet is
-degraded, 2 bad config or arguments, or the cluster or GitHub could not be asked.
+The imperative shell around ``status.judge``. Exit codes (runner_k8s.exit_codes): 0 every fleet
+healthy, 1 a fleet is degraded (with --wait: did not become healthy, or cannot), 2 bad config or
+arguments, or the cluster or GitHub could not be asked.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import argparse
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +24,7 @@ import httpx
 
 from runner_k8s import exit_codes
 from runner_k8s.config.fleet import in_file, load_fleet_stack
+from runner_k8s.config.shared import SharedConfig
 from runner_k8s.config.stackfile import load_stack_config, stack_file
 from runner_k8s.errors import ConfigError
 from runner_k8s.kube.markers import SECRET_MARKER
@@ -31,12 +35,21 @@ from runner_k8s.status.cluster import (
     KubernetesCluster,
     is_kubeconfig_text,
 )
-from runner_k8s.status.github import GitHub, GitHubError, token_from
-from runner_k8s.status.judge import judge, without
-from runner_k8s.status.model import ClusterFacts, Fleet, Report, Runner
+from runner_k8s.status.github import (
+    DEFAULT_API,
+    GitHub,
+    GitHubError,
+    api_for,
+    scope_of,
+    token_from,
+)
+from runner_k8s.status.judge import judge
+from runner_k8s.status.model import ClusterFacts, Fleet, Report, Runner, Scope
 from runner_k8s.status.output import format_json, format_report
 
+POLL_INTERVAL = 10.0  # seconds between looks with --wait
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
+_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 # (kubeconfig, context) -> a reader of that cluster; tests pass a fake.
 Connect = Callable[[str | None, str | None], ClusterReader]
@@ -51,12 +64,52 @@ class Target:
     context: str | None
 
 
+def chosen_scope(repo: str | None, org: str | None) -> Scope | None:
+    """The scope named on the command line, if any."""
+    if repo is not None and org is not None:
+        raise ConfigError.at("--org", "name either --repo OWNER/NAME or --org ORG, not both")
+    if repo is not None:
+        if not _REPO.match(repo):
+            raise ConfigError.at("--repo", f"{repo!r} is not OWNER/NAME (an organisation: --org)")
+        return Scope("repository", repo)
+    if org is not None:
+        if not _ORG.match(org):
+            raise ConfigError.at("--org", f"{org!r} is not an organisation name")
+        return Scope("organization", org)
+    return None
+
+
+def scope_from_shared(github_url: str, github_repo: str | None, where: str) -> Scope:
+    """Where the runners register, decided from GITHUB_URL as the runner decides it."""
+    if github_repo is None:
+        raise ConfigError.at(
+            where,
+            "githubRepo is not set (the runners read GITHUB_URL from a Secret), so where they "
+            "register is unknown here; pass --repo OWNER/NAME or --org ORG",
+        )
+    runner_url = f"{github_url.rstrip('/')}/{github_repo}"
+    scope = scope_of(runner_url)
+    if scope is None:
+        raise ConfigError.at(
+            f"{where}: githubUrl",
+            f"GITHUB_URL {runner_url} names neither an organisation nor a repository "
+            "(the runner takes one path segment or two)",
+        )
+    return scope
+
+
+def api_from_shared(shared: SharedConfig) -> str:
+    # githubUrl only counts together with githubRepo; a Secret's GITHUB_URL is not read here.
+    return api_for(shared.github_url) if shared.github_repo is not None else DEFAULT_API
+
+
 def load_target(
     stack_dir: Path,
     stack: str,
-    repo: str | None = None,
+    scope: Scope | None = None,
     kubeconfig: str | None = None,
     context: str | None = None,
+    api: str | None = None,
 ) -> Target | None:
     """The runner stack's fleet, or None for the shared stack (it runs no fleet)."""
     where = str(stack_file(stack_dir, stack))
@@ -69,13 +122,9 @@ def load_target(
     # The same loader as render: a fleet wired to another stack's shared stack is refused here too.
     loaded = load_fleet_stack(stack_dir, stack, config)
     runner_stack, shared = loaded.config, loaded.shared
-    repo = repo or shared.github_repo
-    if repo is None:
-        raise ConfigError.at(
-            str(loaded.shared_file),
-            "githubRepo is not set (the runners read GITHUB_URL from a Secret), so the "
-            "repository they serve is unknown here; pass --repo OWNER/NAME",
-        )
+    scope = scope or scope_from_shared(
+        shared.github_url, shared.github_repo, str(loaded.shared_file)
+    )
     provider = runner_stack.provider
     if kubeconfig is None and provider.kubeconfig is not None:
         if provider.kubeconfig == SECRET_MARKER:
@@ -92,7 +141,8 @@ def load_target(
         selector=tuple(sorted(runner.selector_labels.items())),
         replicas=runner.replicas,
         labels=tuple(runner.labels),
-        repo=repo,
+        scope=scope,
+        api=(api or api_from_shared(shared)).rstrip("/"),
     )
     return Target(fleet, kubeconfig, context or provider.context)
 
@@ -108,13 +158,13 @@ def provider_kubeconfig(value: str, stack_dir: Path) -> str:
 def judge_all(
     targets: Sequence[Target],
     facts: Sequence[ClusterFacts],
-    runners: Mapping[str, Sequence[Runner]],
+    runners: Mapping[tuple[str, Scope], Sequence[Runner]],
     now: datetime,
     grace: timedelta,
 ) -> Report:
     return Report(
         tuple(
-            judge(t.fleet, f, runners[t.fleet.repo], now, grace)
+            judge(t.fleet, f, runners[t.fleet.api, t.fleet.scope], now, grace)
             for t, f in zip(targets, facts, strict=True)
         ),
         now,
@@ -122,23 +172,115 @@ def judge_all(
     )
 
 
-def _remove_ghosts(report: Report, github: GitHub, yes: bool, notes: TextIO) -> list[Runner]:
-    ghosts = [(f.fleet, g) for f in report.fleets for g in f.ghosts]
-    if not ghosts:
-        print("no ghost runners to remove", file=notes)
-        return []
-    removed = []
-    for fleet, ghost in ghosts:
-        what = f"ghost runner {ghost.name} (id {ghost.id}) of {fleet.name} from {fleet.repo}"
-        if not yes:
-            print(f"would delete {what}", file=notes)
-            continue
-        github.delete_runner(fleet.repo, ghost.id)
-        removed.append(ghost)
-        print(f"deleted {what}", file=notes)
-    if not yes:
-        print("nothing deleted: rerun with --yes to delete them", file=notes)
-    return removed
+@dataclass
+class Observer:
+    """Looks at the clusters and GitHub; one connection per cluster and per API."""
+
+    targets: Sequence[Target]
+    connect: Connect
+    githubs: Mapping[str, GitHub]
+    grace: timedelta
+    clusters: dict[tuple[str | None, str | None], ClusterReader] = field(default_factory=dict)
+
+    def look(self) -> Report:
+        facts = []
+        for t in self.targets:
+            where = (t.kubeconfig, t.context)
+            if where not in self.clusters:
+                self.clusters[where] = self.connect(*where)
+            facts.append(self.clusters[where].facts(t.fleet))
+        scopes = dict.fromkeys((t.fleet.api, t.fleet.scope) for t in self.targets)
+        runners = {(api, scope): self.githubs[api].runners(scope) for api, scope in scopes}
+        return judge_all(self.targets, facts, runners, datetime.now(UTC), self.grace)
+
+
+def ghost_text(fleet: Fleet, ghost: Runner) -> str:
+    return f"ghost runner {ghost.name} (id {ghost.id}) of {fleet.name} from {fleet.scope}"
+
+
+@dataclass
+class Removal:
+    deleted: int = 0
+    gone: int = 0
+    refused: int = 0
+    failed: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"ghost removal: {self.deleted} deleted, {self.gone} already gone, "
+            f"{self.refused} skipped, {self.failed} failed"
+        )
+
+
+def remove_ghosts(report: Report, githubs: Mapping[str, GitHub], notes: TextIO) -> Removal:
+    """Delete each ghost in turn; one refusal or failure does not stop the others, a rate limit
+    does (asking again at once is what GitHub asks clients not to do)."""
+    removal = Removal()
+    ghosts = report.ghosts
+    for number, (fleet, ghost) in enumerate(ghosts):
+        what = ghost_text(fleet, ghost)
+        result = githubs[fleet.api].delete_runner(fleet.scope, ghost.id)
+        if result.outcome == "deleted":
+            removal.deleted += 1
+            print(f"deleted {what}", file=notes)
+        elif result.outcome == "gone":
+            removal.gone += 1
+            print(f"already gone: {what}", file=notes)
+        elif result.outcome == "refused":
+            removal.refused += 1
+            print(f"skipped {what}: GitHub says {result.reason}", file=notes)
+        else:
+            removal.failed += 1
+            print(f"not deleted {what}: {result.reason}", file=notes)
+            if result.rate_limited:
+                left = len(ghosts) - number - 1
+                removal.failed += left
+                if left:
+                    print(f"stopped: {left} more ghost(s) not tried", file=notes)
+                break
+    print(removal.summary(), file=notes)
+    return removal
+
+
+def _progress(report: Report) -> str:
+    parts = []
+    for f in report.fleets:
+        if f.healthy:
+            parts.append(f"{f.fleet.name} healthy")
+        else:
+            parts.append(f"{f.fleet.name}: {f.problems[0]}")
+    return "; ".join(parts)
+
+
+def wait(
+    observer: Observer,
+    timeout: float,
+    err: TextIO,
+    interval: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> tuple[Report, str | None]:
+    """Look until every fleet is healthy; stop early on a fault waiting cannot heal, or at the
+    timeout. Returns the last report and why it stopped unhealthy (None: healthy)."""
+    deadline = clock() + timeout
+    while True:
+        report = observer.look()
+        if report.healthy:
+            return report, None
+        if report.unhealable:
+            return report, f"will not heal by waiting: {report.unhealable[0]}"
+        left = deadline - clock()
+        if left <= 0:
+            return report, f"not healthy after {int(timeout)} s: {_progress(report)}"
+        print(f"waiting: {_progress(report)}", file=err, flush=True)
+        sleep(min(interval, left))
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    if args.yes and not args.remove_ghosts:
+        raise ConfigError.at("--yes", "only means something with --remove-ghosts")
+    if args.wait and args.remove_ghosts:
+        raise ConfigError.at("--wait", "remove the ghosts first, then wait (two runs)")
 
 
 def run(
@@ -149,43 +291,61 @@ def run(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
     github_transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Bad config raises ConfigError (the CLI's exit 2); everything else is handled here."""
-    if args.repo is not None and not _REPO.match(args.repo):
-        raise ConfigError.at("--repo", f"{args.repo!r} is not OWNER/NAME")
+    """Bad config or arguments raise ConfigError (the CLI's exit 2); everything else is handled
+    here."""
+    check_arguments(args)
+    scope = chosen_scope(args.repo, args.org)
     found = [
-        load_target(d, args.stack, args.repo, args.kubeconfig, args.context) for d in stack_dirs
+        load_target(d, args.stack, scope, args.kubeconfig, args.context, args.github_api)
+        for d in stack_dirs
     ]
     targets = [t for t in found if t is not None]
     if not targets:
         raise ConfigError.at("STACK_DIR", "no runner stack given (the shared stack runs no fleet)")
     grace = timedelta(seconds=args.grace)
     token = ""
+    notes = err if args.format == "json" else out  # keep stdout pure JSON
+    show = format_json if args.format == "json" else format_report
     try:
         token = token_from(environ)
-        clusters: dict[tuple[str | None, str | None], ClusterReader] = {}
-        facts = []
-        for t in targets:
-            where = (t.kubeconfig, t.context)
-            if where not in clusters:
-                clusters[where] = connect(*where)
-            facts.append(clusters[where].facts(t.fleet))
-        with GitHub(token, args.github_api, transport=github_transport) as github:
-            runners = {
-                repo: github.runners(repo) for repo in dict.fromkeys(t.fleet.repo for t in targets)
+        with ExitStack() as stack:
+            githubs = {
+                api: stack.enter_context(GitHub(token, api, transport=github_transport))
+                for api in dict.fromkeys(t.fleet.api for t in targets)
             }
-            report = judge_all(targets, facts, runners, datetime.now(UTC), grace)
-            out.write(format_json(report) if args.format == "json" else format_report(report))
-            if args.remove_ghosts:
-                notes = err if args.format == "json" else out  # keep stdout pure JSON
-                removed = _remove_ghosts(report, github, args.yes, notes)
-                if removed:
-                    gone = {repo: without(rs, removed) for repo, rs in runners.items()}
-                    report = judge_all(targets, facts, gone, report.now, grace)
+            observer = Observer(targets, connect, githubs, grace)
+            if args.wait:
+                report, stopped = wait(observer, args.timeout, err, args.interval, sleep, clock)
+                out.write(show(report))
+                if stopped is not None:
+                    print(f"gh-runner: {stopped}", file=err)
+                    return exit_codes.DEGRADED
+                return exit_codes.OK
+            report = observer.look()
+            if not args.remove_ghosts:
+                out.write(show(report))
+                return report.exit_code
+            if not report.ghosts or not args.yes:
+                out.write(show(report))
+                for fleet, ghost in report.ghosts:
+                    print(f"would delete {ghost_text(fleet, ghost)}", file=notes)
+                if report.ghosts:
+                    print("nothing deleted: rerun with --yes to delete them", file=notes)
+                else:
+                    print("no ghost runners to remove", file=notes)
+                return report.exit_code
+            removal = remove_ghosts(report, githubs, notes)
+            after = observer.look()  # what GitHub holds now, not what was hoped for
+            out.write(show(after))
+            if removal.failed or removal.refused:
+                return exit_codes.DEGRADED
+            return after.exit_code
     except (ClusterError, GitHubError) as exc:
         message = " ".join(str(exc).split())  # one line, whatever a library put in it
         if len(token) >= 8:  # no message should carry it; make sure (a real token is far longer)
             message = message.replace(token, "[token]")
         print(f"gh-runner: {message}", file=err)
         return exit_codes.UNREACHABLE
-    return report.exit_code

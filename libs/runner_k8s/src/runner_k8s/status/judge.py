@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 
 from runner_k8s.status.model import (
     DEFAULT_GRACE,
+    RESTART_BACKOFF_CAP,
+    UNHEALABLE_WAITING,
     ClusterFacts,
     Fleet,
     FleetReport,
     Pod,
     Row,
     Runner,
+    Scope,
     Verdict,
 )
 
@@ -25,16 +28,16 @@ def folded(labels: Iterable[str]) -> frozenset[str]:
     return frozenset(label.casefold() for label in labels)
 
 
-def _replica_set_pod(fleet: Fleet, name: str) -> bool:
+def pod_shaped(fleet: Fleet, name: str) -> bool:
     """Named as a ReplicaSet of this Deployment names its pods: NAME-<template hash>-<5 chars>."""
     return re.fullmatch(rf"{re.escape(fleet.name)}-[a-z0-9]+-[a-z0-9]{{5}}", name) is not None
 
 
 def belongs(fleet: Fleet, runner: Runner) -> bool:
-    """A registration with no pod of this fleet is still the fleet's when it is named like one of
-    its pods, or carries exactly the fleet's labels (a fleet with no labels claims none that way:
-    every runner of the repository would match)."""
-    if _replica_set_pod(fleet, runner.name):
+    """A registration with no pod of this fleet is shown with the fleet when it is named like one
+    of its pods, or carries exactly the fleet's labels (a fleet with no labels claims none that
+    way: every runner of the repository would match). Shown, not owned: see ``_orphan_row``."""
+    if pod_shaped(fleet, runner.name):
         return True
     return bool(fleet.labels) and folded(runner.labels) == folded(fleet.labels)
 
@@ -59,6 +62,8 @@ def human_age(age: timedelta) -> str:
 
 def _not_running(pod: Pod) -> str:
     why = pod.waiting or pod.phase
+    if pod.last_exit:
+        why += f", last {pod.last_exit}"
     if pod.mount_event:
         why += f": {pod.mount_event}"
     return why
@@ -82,6 +87,18 @@ def _pod_row(fleet: Fleet, pod: Pod, runner: Runner | None, now: datetime, grace
     if pod.terminating:
         return Row(pod.name, Verdict.TERMINATING, pod, runner)
     if pod.running_since is None:
+        if pod.between_jobs_since is not None:
+            idle = now - pod.between_jobs_since
+            if idle <= RESTART_BACKOFF_CAP:
+                # An ephemeral runner exits 0 after its job; the kubelet restarts it in place.
+                return Row(pod.name, Verdict.BETWEEN_JOBS, pod, runner)
+            problem = (
+                f"pod {pod.name}: its runner exited 0 after a job {human_age(idle)} ago and has "
+                f"not been restarted, though the kubelet's back-off is at most "
+                f"{human_age(RESTART_BACKOFF_CAP)}; see `kubectl -n {fleet.namespace} describe "
+                f"pod {pod.name}`"
+            )
+            return Row(pod.name, Verdict.NOT_RUNNING, pod, runner, problem)
         problem = f"pod {pod.name}: not running ({_not_running(pod)})"
         return Row(pod.name, Verdict.NOT_RUNNING, pod, runner, problem)
     running_for = now - pod.running_since
@@ -96,32 +113,61 @@ def _pod_row(fleet: Fleet, pod: Pod, runner: Runner | None, now: datetime, grace
         )
         return Row(pod.name, Verdict.OFFLINE, pod, runner, problem)
     problem = (
-        f"pod {pod.name}: running for {human_age(running_for)} but not registered with "
-        f"{fleet.repo}; the usual causes: the registration token (GITHUB_PAT expired, revoked or "
-        "without Administration write on the repository), GITHUB_URL not naming "
-        f"https://github.com/{fleet.repo}, or a runner version GitHub no longer accepts "
-        f"(updates are disabled in the image); {logs} says which"
+        f"pod {pod.name}: running for {human_age(running_for)} but not registered with the "
+        f"{fleet.scope}; the usual causes: the registration token (GITHUB_PAT expired, revoked "
+        f"or without {_registration_permission(fleet.scope)}), GITHUB_URL not naming the "
+        f"{fleet.scope}, or a runner version GitHub no longer accepts (updates are disabled in "
+        f"the image); {logs} says which"
     )
     return Row(pod.name, Verdict.NOT_REGISTERED, pod, None, problem)
 
 
-def _orphan_row(runner: Runner) -> Row:
+def _registration_permission(scope: Scope) -> str:
+    if scope.kind == "organization":
+        return 'organization permission "Self-hosted runners": write'
+    return "repository permission Administration: write"
+
+
+def _foreign(fleet: Fleet, runner: Runner) -> list[str]:
+    """Why an offline registration with no pod cannot be proven this fleet's own."""
+    why = []
+    if not pod_shaped(fleet, runner.name):
+        why.append(f"not named like a pod of {fleet.name}")
+    if not runner.ephemeral:
+        why.append("not ephemeral")
+    return why
+
+
+def _orphan_row(fleet: Fleet, runner: Runner) -> Row:
+    """A registration of the fleet's shape or labels with no pod of the fleet.
+
+    Only a ghost may ever be deleted, and a ghost is only what this fleet provably left behind:
+    offline, not busy, ephemeral (as every runner of the fleet registers) and named like one of
+    its pods. Anything else may be another fleet's, another cluster's or a hand-started runner;
+    GitHub itself removes an offline runner after 14 days (an ephemeral one after 1 day)."""
     if runner.online:
         problem = (
             f"runner {runner.name}: online with this fleet's labels but no pod of the fleet runs "
             "it: another cluster, namespace or a hand-started runner takes this fleet's jobs"
         )
         return Row(runner.name, Verdict.NO_POD, None, runner, problem)
+    why = _foreign(fleet, runner)
+    if why:
+        note = (
+            f"runner {runner.name} (id {runner.id}): foreign runner: not removed (offline with "
+            f"this fleet's labels, but {' and '.join(why)})"
+        )
+        return Row(runner.name, Verdict.FOREIGN, None, runner, note=note)
     if runner.busy:
         problem = (
-            f"runner {runner.name} (id {runner.id}): ghost, offline with no pod, but GitHub still "
+            f"runner {runner.name} (id {runner.id}): offline with no pod, but GitHub still "
             "marks it busy; left alone until GitHub gives up the job"
         )
-    else:
-        problem = (
-            f"runner {runner.name} (id {runner.id}): ghost, offline with no pod (killed before "
-            "it could unregister); remove it with --remove-ghosts"
-        )
+        return Row(runner.name, Verdict.GHOST_BUSY, None, runner, problem)
+    problem = (
+        f"runner {runner.name} (id {runner.id}): ghost, offline with no pod (killed before "
+        "it could unregister); remove it with --remove-ghosts"
+    )
     return Row(runner.name, Verdict.GHOST, None, runner, problem)
 
 
@@ -138,30 +184,39 @@ def judge(
     pod_names = {p.name for p in pods}
     rows = [_pod_row(fleet, pod, by_name.get(pod.name), now, grace) for pod in pods]
     rows += [
-        _orphan_row(r)
+        _orphan_row(fleet, r)
         for r in sorted(runners, key=lambda r: r.name)
         if r.name not in pod_names and belongs(fleet, r)
     ]
 
     problems: list[str] = []
+    unhealable: list[str] = []
     deployment = cluster.deployment
     where = f"Deployment {fleet.namespace}/{fleet.name}"
     if deployment is None:
         problems.append(f"{where} not found: `pulumi up` the stack of {fleet.stack}")
+        unhealable.append(problems[-1])
     elif deployment.desired != fleet.replicas:
         problems.append(
             f"{where} asks for {deployment.desired} replicas but runner.replicas is "
             f"{fleet.replicas}: scaled outside Pulumi, or the stack is not updated"
         )
     serving = sum(1 for r in rows if r.verdict is Verdict.SERVING)
-    if serving < fleet.replicas:
+    between = sum(1 for r in rows if r.verdict is Verdict.BETWEEN_JOBS)
+    if serving + between < fleet.replicas:
         starting = sum(1 for r in rows if r.verdict is Verdict.STARTING)
-        waiting = f" ({starting} starting, within the {human_age(grace)} grace)" if starting else ""
+        waiting = f", {between} between jobs" if between else ""
+        waiting += f", {starting} starting within the {human_age(grace)} grace" if starting else ""
         problems.insert(0, f"{serving} of {fleet.replicas} runners serving{waiting}")
     problems += [r.problem for r in rows if r.problem is not None]
-    return FleetReport(fleet, deployment, tuple(rows), tuple(problems))
+    unhealable += [
+        r.problem
+        for r in rows
+        if r.problem is not None and r.pod is not None and _cannot_heal(r.pod)
+    ]
+    return FleetReport(fleet, deployment, tuple(rows), tuple(problems), tuple(unhealable))
 
 
-def without(runners: Sequence[Runner], removed: Iterable[Runner]) -> list[Runner]:
-    gone = {r.id for r in removed}
-    return [r for r in runners if r.id not in gone]
+def _cannot_heal(pod: Pod) -> bool:
+    """A fault the kubelet's retries will not cure: a wrong or missing image, a failed mount."""
+    return pod.running_since is None and (pod.waiting in UNHEALABLE_WAITING or pod.mount_failed)

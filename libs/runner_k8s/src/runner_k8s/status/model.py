@@ -15,10 +15,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from runner_k8s import exit_codes
 
 DEFAULT_GRACE = timedelta(seconds=120)
+# The kubelet's crash-loop back-off doubles from 10 s up to this cap: a container that exited is
+# restarted within it. An ephemeral runner's container exits 0 after every job.
+RESTART_BACKOFF_CAP = timedelta(minutes=5)
+# Waiting reasons no retry by the kubelet will cure: the image reference itself is wrong or gone.
+UNHEALABLE_WAITING = frozenset({"ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a fleet's runners register: a repository (OWNER/NAME) or an organisation."""
+
+    kind: Literal["repository", "organization"]
+    name: str
+
+    @property
+    def path(self) -> str:
+        """The REST path of its runner endpoints, without /actions/runners."""
+        return f"repos/{self.name}" if self.kind == "repository" else f"orgs/{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
 
 
 @dataclass(frozen=True)
@@ -31,7 +53,8 @@ class Fleet:
     selector: tuple[tuple[str, str], ...]
     replicas: int
     labels: tuple[str, ...]  # runner.labels: what each runner registers with besides GitHub's own
-    repo: str  # OWNER/NAME the runners register with
+    scope: Scope  # the repository or organisation the runners register with
+    api: str  # GitHub's REST API for it
 
     @property
     def selector_text(self) -> str:
@@ -61,6 +84,11 @@ class Pod:
     waiting: str | None = None  # why a container is not running: ImagePullBackOff, Unschedulable...
     mount_event: str | None = None  # a ContainerCreating pod's FailedMount / Multi-Attach event
     terminating: bool = False
+    # When every container that is not running last finished with exit code 0 (Completed): the
+    # runner took its one job and exited, and the kubelet is about to restart it. None otherwise.
+    between_jobs_since: datetime | None = None
+    last_exit: str | None = None  # how a container that is not running last ended: "exit 1 (Error)"
+    mount_failed: bool = False  # the mount event is a FailedMount (not a passing Multi-Attach)
 
 
 @dataclass(frozen=True)
@@ -71,7 +99,7 @@ class ClusterFacts:
 
 @dataclass(frozen=True)
 class Runner:
-    """One registration in GitHub's runner list of the repository."""
+    """One registration in GitHub's runner list of the repository or organisation."""
 
     id: int
     name: str
@@ -80,18 +108,22 @@ class Runner:
     labels: tuple[str, ...]  # custom labels, as registered (RUNNER_LABELS or edited on GitHub)
     # GitHub's own read-only labels (self-hosted, Linux, X64): never part of runner.labels.
     system_labels: tuple[str, ...] = ()
+    ephemeral: bool = False  # registered --ephemeral: takes one job, and GitHub says so
 
 
 class Verdict(StrEnum):
     SERVING = "serving"
     LABEL_DRIFT = "label drift"
     STARTING = "starting"
+    BETWEEN_JOBS = "between jobs"
     NOT_REGISTERED = "not registered"
     OFFLINE = "offline"
     NOT_RUNNING = "not running"
     TERMINATING = "terminating"
     GHOST = "ghost"
     NO_POD = "online, no pod"
+    GHOST_BUSY = "ghost, busy"
+    FOREIGN = "foreign"
 
 
 @dataclass(frozen=True)
@@ -102,7 +134,8 @@ class Row:
     verdict: Verdict
     pod: Pod | None
     runner: Runner | None
-    problem: str | None = None
+    problem: str | None = None  # makes the fleet degraded
+    note: str | None = None  # worth knowing, harmless
 
 
 @dataclass(frozen=True)
@@ -112,22 +145,28 @@ class FleetReport:
     rows: tuple[Row, ...]
     problems: tuple[str, ...]  # why the fleet is degraded, most important first; empty: healthy
 
+    unhealable: tuple[str, ...] = ()  # the problems that will not go away by waiting
+
     @property
     def serving(self) -> int:
         return sum(1 for r in self.rows if r.verdict is Verdict.SERVING)
+
+    @property
+    def between_jobs(self) -> int:
+        return sum(1 for r in self.rows if r.verdict is Verdict.BETWEEN_JOBS)
 
     @property
     def healthy(self) -> bool:
         return not self.problems
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(r.note for r in self.rows if r.note is not None)
+
+    @property
     def ghosts(self) -> tuple[Runner, ...]:
-        """The registrations ``--remove-ghosts`` may delete: offline, not busy, no pod."""
-        return tuple(
-            r.runner
-            for r in self.rows
-            if r.verdict is Verdict.GHOST and r.runner is not None and not r.runner.busy
-        )
+        """The registrations ``--remove-ghosts`` may delete: proven this fleet's (see judge)."""
+        return tuple(r.runner for r in self.rows if r.verdict is Verdict.GHOST and r.runner)
 
 
 @dataclass(frozen=True)
@@ -143,3 +182,11 @@ class Report:
     @property
     def exit_code(self) -> int:
         return exit_codes.OK if self.healthy else exit_codes.DEGRADED
+
+    @property
+    def ghosts(self) -> tuple[tuple[Fleet, Runner], ...]:
+        return tuple((f.fleet, g) for f in self.fleets for g in f.ghosts)
+
+    @property
+    def unhealable(self) -> tuple[str, ...]:
+        return tuple(f"{f.fleet.name}: {p}" for f in self.fleets for p in f.unhealable)

@@ -38,8 +38,10 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 def format_fleet(report: FleetReport, now: datetime) -> list[str]:
     fleet = report.fleet
     state = "healthy" if report.healthy else "DEGRADED"
+    between = f", {report.between_jobs} between jobs" if report.between_jobs else ""
     lines = [
-        f"{fleet.name}: {state}, {report.serving} of {fleet.replicas} serving  ({fleet.stack})"
+        f"{fleet.name}: {state}, {report.serving} of {fleet.replicas} serving{between}  "
+        f"({fleet.stack})"
     ]
     where = f"  Deployment {fleet.namespace}/{fleet.name}"
     d = report.deployment
@@ -50,7 +52,9 @@ def format_fleet(report: FleetReport, now: datetime) -> list[str]:
             f"{where}: {d.desired} desired, {d.updated} updated, {d.ready} ready, "
             f"{d.available} available"
         )
-    lines.append(f"  GitHub {fleet.repo}, labels: {', '.join(fleet.labels) or '(none)'}")
+    lines.append(
+        f"  GitHub {fleet.scope} ({fleet.api}), labels: {', '.join(fleet.labels) or '(none)'}"
+    )
     cells = [["POD / RUNNER", "STATUS", "READY", "RESTARTS", "AGE", "GITHUB", "VERDICT"]]
     for row in report.rows:
         pod = row.pod
@@ -70,6 +74,7 @@ def format_fleet(report: FleetReport, now: datetime) -> list[str]:
     else:
         lines.append("  no pods, no registrations")
     lines += [f"  - {problem}" for problem in report.problems]
+    lines += [f"  note: {note}" for note in report.notes]
     return lines
 
 
@@ -80,7 +85,9 @@ def format_report(report: Report) -> str:
         summary = f"degraded: {', '.join(degraded)}"
     else:
         serving = sum(f.serving for f in report.fleets)
+        between = sum(f.between_jobs for f in report.fleets)
         summary = f"healthy: {len(report.fleets)} fleet(s), {serving} runner(s) serving"
+        summary += f", {between} between jobs" if between else ""
     return "\n\n".join([*blocks, summary]) + "\n"
 
 
@@ -101,6 +108,8 @@ def _pod_record(pod: Pod, now: datetime) -> dict[str, Any]:
         "waiting": pod.waiting,
         "mountEvent": pod.mount_event,
         "terminating": pod.terminating,
+        "betweenJobsSince": _iso(pod.between_jobs_since),
+        "lastExit": pod.last_exit,
     }
 
 
@@ -110,6 +119,7 @@ def _runner_record(runner: Runner) -> dict[str, Any]:
         "name": runner.name,
         "status": "online" if runner.online else "offline",
         "busy": runner.busy,
+        "ephemeral": runner.ephemeral,
         "labels": list(runner.labels),
         "systemLabels": list(runner.system_labels),
     }
@@ -126,7 +136,8 @@ def report_record(report: Report) -> dict[str, Any]:
                 "stack": f.fleet.stack,
                 "namespace": f.fleet.namespace,
                 "selector": dict(f.fleet.selector),
-                "repo": f.fleet.repo,
+                "scope": {"kind": f.fleet.scope.kind, "name": f.fleet.scope.name},
+                "githubApi": f.fleet.api,
                 "replicas": f.fleet.replicas,
                 "labels": list(f.fleet.labels),
                 "deployment": None
@@ -139,7 +150,9 @@ def report_record(report: Report) -> dict[str, Any]:
                 },
                 "serving": f.serving,
                 "healthy": f.healthy,
+                "betweenJobs": f.between_jobs,
                 "problems": list(f.problems),
+                "notes": list(f.notes),
                 "rows": [
                     {
                         "name": row.name,
@@ -147,6 +160,7 @@ def report_record(report: Report) -> dict[str, Any]:
                         "pod": None if row.pod is None else _pod_record(row.pod, report.now),
                         "runner": None if row.runner is None else _runner_record(row.runner),
                         "problem": row.problem,
+                        "note": row.note,
                     }
                     for row in f.rows
                 ],
