@@ -219,6 +219,10 @@ def test_a_prod_copy_that_still_reads_the_dev_shared_stack_is_refused(repo_copy:
         "stacks/codex-runner/Pulumi.prod.yaml: sharedStack: 'organization/gh-runner-shared/dev' "
         "is the shared stack of 'dev', not of this stack 'prod'"
     ) in result.stderr
+    # status loads the fleet as render does: refused alike, before any cluster or GitHub is asked.
+    status = gh_runner("status", "--stack", "prod", "--repo", "acme/app", cwd=repo_copy)
+    assert (status.returncode, status.stdout) == (2, "")
+    assert "sharedStack: 'organization/gh-runner-shared/dev' is the shared stack" in status.stderr
     # The program itself refuses it too (here in a mock run), before registering anything.
     program = gh_runner(
         "render", "--format", "resources", "--stack", "prod", "stacks/codex-runner", cwd=repo_copy
