@@ -144,7 +144,6 @@ class FleetReport:
     deployment: Deployment | None
     rows: tuple[Row, ...]
     problems: tuple[str, ...]  # why the fleet is degraded, most important first; empty: healthy
-
     unhealable: tuple[str, ...] = ()  # the problems that will not go away by waiting
 
     @property
