@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -22,6 +24,19 @@ from runner_k8s.offline.render import DEFAULT_STACK_DIRS, render_stacks
 
 
 def gh_runner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`gh-runner ARGS` from ``cwd``, in this process: the CLI's own ``main(argv)`` with its
+    streams captured. Where the process itself is the subject (the installed entry point, exit
+    codes as a shell sees them, no traceback), tests use :func:`gh_runner_process`."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own exit, as the console script would take it
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(["gh-runner", *args], code, out.getvalue(), err.getvalue())
+
+
+def gh_runner_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The installed console script, as `uv run gh-runner` runs it."""
     script = Path(sys.executable).parent / "gh-runner"
     return subprocess.run(
@@ -30,7 +45,7 @@ def gh_runner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_no_drift_from_production(repo: Path, baseline: Path) -> None:
-    result = gh_runner("diff", "--stack", "dev", str(baseline), cwd=repo)
+    result = gh_runner_process("diff", "--stack", "dev", str(baseline), cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no drift: 3 object(s) match" in result.stdout
 
@@ -205,7 +220,7 @@ def test_bad_config_exits_2_naming_the_key(repo_copy: Path, edit_config: EditCon
 
 
 def test_missing_stack_file_exits_2(repo: Path) -> None:
-    result = gh_runner("render", "--stack", "nosuchstack", cwd=repo)
+    result = gh_runner_process("render", "--stack", "nosuchstack", cwd=repo)
     assert result.returncode == 2
     assert "Pulumi.nosuchstack.yaml: no such stack file" in result.stderr
 
@@ -399,7 +414,7 @@ def test_argument_errors_exit_2_on_one_line(
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("kept\n")
     # Through the installed script once: what an operator sees, no traceback.
-    result = gh_runner("render", "--out", str(not_a_dir), cwd=repo)
+    result = gh_runner_process("render", "--out", str(not_a_dir), cwd=repo)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "warning:" not in line]
     assert errors == [f"gh-runner: --out {not_a_dir}: exists and is not a directory"]
