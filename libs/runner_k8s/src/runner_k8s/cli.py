@@ -21,24 +21,17 @@ from runner_k8s import exit_codes
 from runner_k8s.errors import ConfigError
 from runner_k8s.kube.markers import SECRET_MARKER
 from runner_k8s.kube.objects import Manifest
-from runner_k8s.offline.drift import compare
-from runner_k8s.offline.manifest_files import (
-    FALLBACK_FILE,
-    check_unique,
-    header,
-    object_file_name,
-    read_manifests,
-    to_yaml,
-)
-from runner_k8s.offline.render import DEFAULT_STACK_DIRS, render_stacks
-from runner_k8s.stacks import find_repo_root
+from runner_k8s.stacks import KUBERNETES_STACKS, find_repo_root
+
+# Each command imports what it needs when it runs (the config models, the Pulumi SDK, httpx,
+# lightkube): start-up is most of what an offline command costs.
 
 
 def _stack_dirs(given: Sequence[str]) -> list[Path]:
     if given:
         return [Path(d) for d in given]
     root = find_repo_root()
-    return [_relative(root / d) for d in DEFAULT_STACK_DIRS]
+    return [_relative(root / s.directory) for s in KUBERNETES_STACKS]
 
 
 def _relative(path: Path) -> Path:
@@ -75,6 +68,9 @@ def _render(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return _mock_run(args)
+    from runner_k8s.offline.manifest_files import FALLBACK_FILE, header, object_file_name, to_yaml
+    from runner_k8s.offline.render import render_stacks
+
     stack_dirs = _stack_dirs(args.stack_dirs)
     warnings: list[str] = []
     manifests = render_stacks(stack_dirs, args.stack, warnings)
@@ -108,6 +104,10 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from runner_k8s.offline.drift import compare
+    from runner_k8s.offline.manifest_files import check_unique, read_manifests
+    from runner_k8s.offline.render import render_stacks
+
     # render_stacks refuses two stacks rendering one object; the files are checked here.
     rendered = render_stacks(_stack_dirs(args.stack_dir), args.stack)
     in_files = [found for f in args.files for found in read_manifests(Path(f))]
@@ -347,6 +347,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # pydantic scans every installed distribution's entry points for plugins when it builds its
+    # first model, a third of the render's start-up; gh-runner uses no pydantic plugin.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = parser().parse_args(argv)
     try:
         code: int = args.handler(args)

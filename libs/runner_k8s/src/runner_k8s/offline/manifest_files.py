@@ -17,7 +17,11 @@ from runner_k8s.kube.objects import Manifest, object_id
 # --- YAML --------------------------------------------------------------------------------------
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter where PyYAML has it; a test keeps the fallback file byte-identical.
+_SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_SafeDumper):  # type: ignore[misc,valid-type]
     pass
 
 
