@@ -1,8 +1,10 @@
 """Measure the real engine, side by side in one run (the toolchain of scripts/pulumi-toolchain.sh,
 hermetic, render mode, no cluster):
 
-- `pulumi preview` of each dev stack against the same for an empty Python program in the same
-  workspace (the engine's floor: CLI start, uv toolchain check, language host, Python start), and
+- `pulumi preview` of each dev stack against two floors in the same workspace: an empty Python
+  program (CLI start, uv toolchain check, language host, Python start) and a program that
+  registers one ConfigMap through pulumi-kubernetes with an explicit provider (what any
+  Kubernetes program pays: the SDK import, the provider plugin, one resource), and
 - the three-stack `pulumi up` (shared, codex-runner, gemini-runner) on a fresh backend.
 
 Run: uv run python bench/engine_preview.py [ROUNDS]. Prints Markdown for the README.
@@ -18,7 +20,6 @@ import time
 from pathlib import Path
 
 import pulumi.automation as auto
-from render_vs_mock_run import timed  # bench/ is sys.path[0] when run as a script
 
 from gh_runner_harness.engine import Engine, ambient_settings
 from gh_runner_harness.paths import K8S_STACKS
@@ -26,16 +27,31 @@ from gh_runner_harness.toolchain import PULUMI_BINARIES, missing
 
 # Beside stacks/, not in it: every stacks/* directory is a uv workspace member.
 FLOOR = "../bench-empty"
+CONFIG_MAP_FLOOR = "../bench-one-configmap"
+FLOORS = (FLOOR, CONFIG_MAP_FLOOR)
+ONE_CONFIG_MAP = """import pulumi
+import pulumi_kubernetes as k8s
+
+directory = pulumi.Config().require("renderYamlToDirectory")
+provider = k8s.Provider("kubernetes", render_yaml_to_directory=directory)
+k8s.core.v1.ConfigMap(
+    "floor",
+    metadata={"name": "floor", "namespace": "my-reforge-ai"},
+    data={"key": "value"},
+    opts=pulumi.ResourceOptions(provider=provider),
+)
+"""
 
 
-def add_empty_program(engine: Engine) -> None:
-    """A Pulumi project that registers nothing, run the same way as the stacks."""
-    project = engine.stack_dir(FLOOR)
+def add_program(engine: Engine, directory: str, source: str) -> None:
+    """A Pulumi project beside the stacks, run the same way as they are."""
+    project = engine.stack_dir(directory)
     project.mkdir()
+    name = directory.removeprefix("../")
     (project / "Pulumi.yaml").write_text(
-        "name: bench-empty\nruntime:\n  name: python\n  options:\n    toolchain: uv\n"
+        f"name: {name}\nruntime:\n  name: python\n  options:\n    toolchain: uv\n"
     )
-    (project / "__main__.py").write_text("import pulumi  # noqa: F401\n")
+    (project / "__main__.py").write_text(source)
 
 
 def main(rounds: int) -> None:
@@ -46,12 +62,17 @@ def main(rounds: int) -> None:
         del os.environ[name]
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.create(Path(tmp))
-        add_empty_program(engine)
+        add_program(engine, FLOOR, "import pulumi  # noqa: F401\n")
+        add_program(engine, CONFIG_MAP_FLOOR, ONE_CONFIG_MAP)
         render = Path(tmp) / "rendered"
         stacks = {}
-        for stack_dir in (FLOOR, *K8S_STACKS):
+        for stack_dir in (*FLOORS, *K8S_STACKS):
             stacks[stack_dir] = engine.stack(stack_dir)
-            if stack_dir != FLOOR:
+            if stack_dir == CONFIG_MAP_FLOOR:
+                stacks[stack_dir].set_config(
+                    "renderYamlToDirectory", auto.ConfigValue(str(render / "floor"))
+                )
+            elif stack_dir != FLOOR:
                 stacks[stack_dir].set_config(
                     "provider.renderYamlToDirectory",
                     auto.ConfigValue(str(render / stack_dir)),
@@ -74,19 +95,29 @@ def main(rounds: int) -> None:
             up_samples.append(time.perf_counter() - start)
             destroy_all()
         up_all()  # previews below run against deployed stacks, as an operator's would
+        stacks[CONFIG_MAP_FLOOR].up(color="never")
 
-        previews = {
-            name: timed(lambda s=stack: s.preview(color="never"), rounds)
-            for name, stack in stacks.items()
-        }
+        # Alternated, round by round: a machine busy with something else slows every row alike.
+        previews: dict[str, list[float]] = {name: [] for name in stacks}
+        for stack in stacks.values():
+            stack.preview(color="never")  # warm-up: plugin start, bytecode caches
+        for _ in range(rounds):
+            for name, stack in stacks.items():
+                start = time.perf_counter()
+                stack.preview(color="never")
+                previews[name].append(time.perf_counter() - start)
 
     floor = statistics.median(previews[FLOOR])
-    print(f"| `pulumi preview` (median of {rounds}) | seconds | / empty program |")
-    print("| --- | --- | --- |")
+    one = statistics.median(previews[CONFIG_MAP_FLOOR])
+    labels = {FLOOR: "empty Python program", CONFIG_MAP_FLOOR: "one ConfigMap (floor)"}
+    print(f"| `pulumi preview` (median of {rounds}) | seconds | / empty | / one ConfigMap |")
+    print("| --- | --- | --- | --- |")
     for name, samples in previews.items():
         median = statistics.median(samples)
-        label = "empty Python program (floor)" if name == FLOOR else name
-        print(f"| {label} | {median:.2f} | {median / floor:.2f}x |")
+        print(
+            f"| {labels.get(name, name)} | {median:.2f} | {median / floor:.2f}x "
+            f"| {median / one:.2f}x |"
+        )
     print()
     up = statistics.median(up_samples)
     print(f"three-stack `pulumi up` from empty state: {up:.1f} s (median of {rounds})")
