@@ -347,9 +347,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # pydantic scans every installed distribution's entry points for plugins when it builds its
-    # first model, a third of the render's start-up; gh-runner uses no pydantic plugin.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = parser().parse_args(argv)
     try:
         code: int = args.handler(args)
