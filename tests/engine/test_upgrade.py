@@ -9,8 +9,10 @@ this checkout against that state. Nothing may be created, deleted or replaced.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tarfile
+import tomllib
 from io import BytesIO
 from pathlib import Path
 
@@ -29,6 +31,11 @@ pytestmark = pytest.mark.engine
 DEPLOYED_BEFORE = "6cbb06045186ee4457d77a7d943ec933214fcac5"
 # What a preview may plan for a stack the older code deployed.
 MOVES = {"create", "delete", "replace", "create-replacement", "delete-replaced"}
+
+
+def locked_kubernetes_sdk() -> str:
+    packages = tomllib.loads((REPO / "uv.lock").read_text())["package"]
+    return str(next(p["version"] for p in packages if p["name"] == "pulumi-kubernetes"))
 
 
 def checkout_of(commit: str, target: Path) -> Path:
@@ -64,6 +71,21 @@ def encryption_salt(engine: Engine, stack_dir: str) -> str:
 def test_an_upgrade_moves_no_resource(tmp_path: Path) -> None:
     require_binaries(PULUMI_BINARIES, "pulumi-toolchain.sh")
     before = checkout_of(DEPLOYED_BEFORE, tmp_path / "before-source")
+    # The older code with this checkout's Kubernetes SDK: the one it locked (4.34.2) asks the
+    # engine for a provider the tiers do not build (they build the one production runs). What
+    # is compared is the code's URNs, which no dependency version changes.
+    subprocess.run(
+        [
+            "uv",
+            "lock",
+            "--quiet",
+            "--upgrade-package",
+            f"pulumi-kubernetes=={locked_kubernetes_sdk()}",
+        ],
+        cwd=before,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+    )
     rendered = tmp_path / "rendered"
     with engine_session(tmp_path / "engine") as current:
         released = Engine.create(current.tmp, source_root=before, name="workspace-before")
