@@ -131,6 +131,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    from runner_k8s.config.fields import describe_fields
+
+    describe_fields()
     from runner_k8s.config.stackfile import project_name
     from runner_k8s.offline.schemas import PROJECTS, schema_path, schema_text
 
@@ -158,6 +161,9 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _reference(args: argparse.Namespace) -> int:
+    from runner_k8s.config.fields import describe_fields
+
+    describe_fields()
     from runner_k8s.offline.reference import reference_markdown
 
     sys.stdout.write(reference_markdown())

@@ -280,10 +280,25 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
-        # The docstring under each field is its description: the one source of the generated
-        # reference (docs/configuration.md) and of the stack files' JSON Schemas.
-        use_attribute_docstrings=True,
     )
+
+
+def describe_fields() -> None:
+    """Make the docstring under each field its description (the one source of the generated
+    reference, docs/configuration.md, and of the stack files' JSON Schemas), for the models built
+    from now on: call it before any config model is imported.
+
+    Off by default: reading every model's source for its docstrings is a tenth of `gh-runner
+    render`'s start-up, and only `schema`, `reference` and the tests print descriptions."""
+    if Model.model_config.get("use_attribute_docstrings"):
+        return
+    built = Model.__subclasses__()
+    if built:
+        raise RuntimeError(
+            f"config models already built without descriptions ({built[0].__name__}); "
+            "call describe_fields() before importing them"
+        )
+    Model.model_config["use_attribute_docstrings"] = True
 
 
 M = TypeVar("M", bound=BaseModel)
