@@ -2,8 +2,9 @@
 
 The floor is `python -c "import pydantic, yaml"`: the two libraries the render cannot do without
 (config validation and YAML output), started as a fresh interpreter exactly as the command is.
-The two commands are run alternately, so a machine busy with something else slows both alike;
-the ratio of the medians is the figure docs/development.md quotes.
+A third command defines one pydantic model, to show what of the gap any pydantic-validated
+command pays. The commands are run alternately, so a machine busy with something else slows
+them alike; the ratio of the medians is the figure docs/development.md quotes.
 
 Run: uv run python bench/render_startup.py [ROUNDS]. With --imports, also print the ten modules of
 the library whose own import (pydantic model building included) costs most (`-X importtime`).
@@ -20,8 +21,12 @@ from pathlib import Path
 from gh_runner_harness.paths import REPO
 
 GH_RUNNER = str(Path(sys.executable).parent / "gh-runner")
+ONE_MODEL = "import pydantic, yaml\nclass One(pydantic.BaseModel):\n    x: int = 0\n"
 COMMANDS = {
     'floor: python -c "import pydantic, yaml"': [sys.executable, "-c", "import pydantic, yaml"],
+    # What any pydantic-validated command pays before its own models: `import pydantic` is lazy,
+    # and the first model loads the schema machinery.
+    "one pydantic model": [sys.executable, "-c", ONE_MODEL],
     "`gh-runner render` (3 dev stacks)": [GH_RUNNER, "render"],
 }
 
@@ -70,8 +75,9 @@ def main() -> None:
         print(
             f"| {label} | {statistics.median(values) * 1000:.0f} ms | {min(values) * 1000:.0f} ms |"
         )
-    floor, render = (statistics.median(v) for v in samples.values())
+    floor, one_model, render = (statistics.median(v) for v in samples.values())
     print(f"\nrender / floor: {render / floor:.2f}x (medians, measured alternately)")
+    print(f"one pydantic model / floor: {one_model / floor:.2f}x")
     if "--imports" in sys.argv:
         print("\n| runner_k8s module | own import |\n| --- | --- |")
         for micros, module in library_imports():
