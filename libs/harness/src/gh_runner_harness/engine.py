@@ -1,6 +1,8 @@
 """The real Pulumi engine, hermetic: the CLI, language host and Kubernetes provider that
 scripts/pulumi-toolchain.sh builds, a file backend, a passphrase secrets provider and a
-PULUMI_HOME, all in a temporary directory; no cloud, no cluster, no download.
+PULUMI_HOME, all in a temporary directory; no cloud, no cluster, no download. The state tier
+gives it a ``Backend`` instead: a `gs://` bucket on a loopback emulator, logged in to as an
+operator does.
 
 The stacks run from a copy of the workspace (pyproject.toml, uv.lock, libs/, stacks/,
 policies/), so `pulumi stack init` and `pulumi config set` never write into the repository,
@@ -59,18 +61,32 @@ def copy_workspace(target: Path, source_root: Path = REPO) -> Path:
     return target
 
 
-def hermetic_env(tmp: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class Backend:
+    """A state backend other than the session's file directory: the URL an operator gives
+    `pulumi login`, and the variables the CLI needs to reach it (an emulator's address, a
+    credential)."""
+
+    url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def hermetic_env(tmp: Path, backend: Backend | None = None) -> dict[str, str]:
     """What every engine command runs with, on top of os.environ (from which engine_session
     drops KUBECONFIG, PULUMI_* and cloud settings): a backend, secrets provider, plugin home
-    and temp dir of its own, nothing from ~/.pulumi, nothing downloaded."""
+    and temp dir of its own, nothing from ~/.pulumi, nothing downloaded. With ``backend``,
+    no PULUMI_BACKEND_URL: the session logs in to it (``Engine.create``), as an operator does."""
     for name in ("home", "state", "tmp"):
         (tmp / name).mkdir(exist_ok=True)
     keep = ("PATH", "LANG", "LC_ALL", "HOME", "UV_CACHE_DIR", "UV_PYTHON_INSTALL_DIR")
     env = {k: os.environ[k] for k in keep if k in os.environ}
+    if backend is None:
+        env["PULUMI_BACKEND_URL"] = f"file://{tmp / 'state'}"
+    else:
+        env.update(backend.env)
     env.update(
         PATH=f"{bin_dir()}{os.pathsep}{env.get('PATH', '')}",
         PULUMI_HOME=str(tmp / "home"),
-        PULUMI_BACKEND_URL=f"file://{tmp / 'state'}",
         PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
@@ -95,13 +111,28 @@ class Engine:
     transcript: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, tmp: Path, source_root: Path = REPO, name: str = "workspace") -> Engine:
+    def create(
+        cls,
+        tmp: Path,
+        source_root: Path = REPO,
+        name: str = "workspace",
+        backend: Backend | None = None,
+    ) -> Engine:
         """An engine in ``tmp`` over a copy of ``source_root`` (default: this repository). Two
         engines made in the same ``tmp`` share the backend, PULUMI_HOME and passphrase: one can
-        update a stack the other deployed, as a newer checkout does."""
-        engine = cls(copy_workspace(tmp / name, source_root), tmp, hermetic_env(tmp))
+        update a stack the other deployed, as a newer checkout does. With ``backend``, the
+        state is there instead of in ``tmp``, after a `pulumi login` to it."""
+        engine = cls(copy_workspace(tmp / name, source_root), tmp, hermetic_env(tmp, backend))
+        if backend is not None:
+            engine.login(backend.url)
         engine.install_provider()
         return engine
+
+    def login(self, url: str) -> None:
+        """`pulumi login URL`: recorded in PULUMI_HOME, the backend of every later command."""
+        done = self.cli(".", "login", url)
+        if done.returncode != 0:
+            raise RuntimeError(f"pulumi login {url}: {done.stderr}")
 
     def install_provider(self) -> None:
         """Install the built provider into PULUMI_HOME as the version the SDK requests."""
@@ -220,16 +251,17 @@ def ambient_settings() -> list[str]:
     which some images set: every program run would then compile the Pulumi SDKs from source
     again (importing pulumi-kubernetes took 4.2 s so, 1.5 s from cached bytecode, on 2 cores)."""
     prefixes = ("PULUMI_", "GOOGLE_", "CLOUDSDK_")
-    dropped = ("KUBECONFIG", "PYTHONDONTWRITEBYTECODE")
+    dropped = ("KUBECONFIG", "PYTHONDONTWRITEBYTECODE", "STORAGE_EMULATOR_HOST")
     return [n for n in os.environ if n in dropped or n.startswith(prefixes)]
 
 
 @contextmanager
-def engine_session(tmp: Path) -> Iterator[Engine]:
-    """A fresh engine in ``tmp``, with the ambient settings out of os.environ while it lasts
-    (the caller checks first that the toolchain is built: ``toolchain.missing``)."""
+def engine_session(tmp: Path, backend: Backend | None = None) -> Iterator[Engine]:
+    """A fresh engine in ``tmp`` (its state in ``backend`` if given), with the ambient settings
+    out of os.environ while it lasts (the caller checks first that the toolchain is built:
+    ``toolchain.missing``)."""
     dropped = {name: os.environ.pop(name) for name in ambient_settings()}
     try:
-        yield Engine.create(tmp)
+        yield Engine.create(tmp, backend=backend)
     finally:
         os.environ.update(dropped)

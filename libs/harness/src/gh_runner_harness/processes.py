@@ -3,7 +3,7 @@
 The Pulumi CLI starts its language host and providers in process groups of their own
 (sdk/go/common/util/cmdutil: Setpgid), so a signal to the CLI's group does not reach them, and
 a CLI killed outright can leave them running. The fault tests list them while the CLI runs, to
-report which survive it and to end those, by pid, afterwards.
+report which survive it and to end those, by pid, afterwards (``Running``, ``ending``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -66,3 +70,52 @@ def kill_all(pids: set[int]) -> None:
         if alive(pid):
             with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
                 os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class Running:
+    """A `pulumi` command running in the background, with what it started."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    started: float = field(default_factory=time.monotonic)
+    # Every process seen below the CLI while it ran (language host, program, provider).
+    children: set[int] = field(default_factory=set)
+
+    def look(self) -> None:
+        self.children |= descendants(self.process.pid)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, timeout: float) -> int:
+        """Its exit code; a command still running after ``timeout`` is ended and fails the test."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.end()
+            raise AssertionError(
+                f"{self.process.args!r} still running after {timeout:.0f} s:\n"
+                f"{self.output()[-3000:]}"
+            ) from None
+
+    def survivors(self) -> set[int]:
+        return {pid for pid in self.children if alive(pid)}
+
+    def end(self) -> None:
+        """Kill what is left of it: the CLI's group, then each plugin (groups of their own)."""
+        if self.process.poll() is None:
+            self.look()
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        kill_all(self.children)
+
+
+@contextlib.contextmanager
+def ending(*running: Running) -> Iterator[None]:
+    """Whatever happens in the block, no command of it outlives the test."""
+    try:
+        yield
+    finally:
+        for command in running:
+            command.end()

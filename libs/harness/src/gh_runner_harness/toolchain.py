@@ -1,7 +1,7 @@
 """Where the real-engine tiers find the binaries that scripts/*-toolchain.sh build, and the
 versions those scripts pin.
 
-Both scripts install into one bin directory; a tier that lacks one of its binaries skips with
+The scripts install into one bin directory; a tier that lacks one of its binaries skips with
 a reason naming the script to run.
 """
 
@@ -15,8 +15,10 @@ from .paths import REPO
 
 PULUMI_BINARIES = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes")
 CONTROL_PLANE_BINARIES = ("etcd", "kube-apiserver", "kubectl")
+GCS_EMULATOR_BINARIES = ("fake-gcs-server",)
 PULUMI_SCRIPT = REPO / "scripts" / "pulumi-toolchain.sh"
 CONTROL_PLANE_SCRIPT = REPO / "scripts" / "control-plane-toolchain.sh"
+GCS_EMULATOR_SCRIPT = REPO / "scripts" / "gcs-emulator-toolchain.sh"
 
 
 def toolchain_root() -> Path:
