@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from gh_runner_harness.cluster import STACK_KINDS, Cluster, production_surroundi
 from gh_runner_harness.control_plane import ApiServer
 from gh_runner_harness.engine import Engine
 from gh_runner_harness.paths import K8S_STACKS
+from gh_runner_harness.processes import Running, ending
 from runner_k8s.offline.drift import compare
 from runner_k8s.offline.manifest_files import load_manifests
 from runner_k8s.offline.render import render_stacks
@@ -146,44 +146,6 @@ def expect_no_changes(engine: Engine, stack_dir: str) -> None:
 # --- commands left running ---------------------------------------------------------------------
 
 
-@dataclass
-class Running:
-    """A `pulumi` command running in the background, with what it started."""
-
-    process: subprocess.Popen[bytes]
-    log: Path
-    started: float = field(default_factory=time.monotonic)
-    # Every process seen below the CLI while it ran (language host, program, provider).
-    children: set[int] = field(default_factory=set)
-
-    def look(self) -> None:
-        self.children |= processes.descendants(self.process.pid)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait(self, timeout: float) -> int:
-        """Its exit code; a command still running after ``timeout`` is ended and fails the test."""
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.end()
-            raise AssertionError(
-                f"{self.process.args} still running after {timeout:.0f} s:\n{self.output()[-3000:]}"
-            ) from None
-
-    def survivors(self) -> set[int]:
-        return {pid for pid in self.children if processes.alive(pid)}
-
-    def end(self) -> None:
-        """Kill what is left of it: the CLI's group, then each plugin (groups of their own)."""
-        if self.process.poll() is None:
-            self.look()
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        processes.kill_all(self.children)
-
-
 def spawn(engine: Engine, stack_dir: str, log: Path, *args: str) -> Running:
     return Running(engine.spawn(stack_dir, *args, "--stack", "dev", output=log), log)
 
@@ -191,16 +153,6 @@ def spawn(engine: Engine, stack_dir: str, log: Path, *args: str) -> Running:
 def spawn_up(engine: Engine, stack_dir: str, log: Path) -> Running:
     # --skip-preview, as the Automation API's `up` runs it: the update's own steps only.
     return spawn(engine, stack_dir, log, "up", "--yes", "--skip-preview")
-
-
-@contextmanager
-def ending(*running: Running) -> Iterator[None]:
-    """Whatever happens in the block, no command of it outlives the test."""
-    try:
-        yield
-    finally:
-        for command in running:
-            command.end()
 
 
 # --- the admission gate ------------------------------------------------------------------------
