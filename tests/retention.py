@@ -11,8 +11,10 @@ default to it without any binary.
 
 from __future__ import annotations
 
-# The most generations of its stack file one `up` of shared, codex-runner or gemini-runner wrote
-# (a first `up` or a config change; a no-op writes 1), with Pulumi 3.274 on a gs:// bucket.
-STACK_FILE_WRITES_PER_UPDATE = 0
+# The most generations of its stack file one `up` of shared, codex-runner or gemini-runner wrote,
+# with Pulumi 3.274 on a gs:// bucket: a first `up` of a runner stack. Measured: first up 10
+# (shared) and 14 (each runner); a config change that replaces the namespaced objects 5 and 8;
+# a no-op 1 and 3 (a runner stack reads its StackReference on every update).
+STACK_FILE_WRITES_PER_UPDATE = 14
 # The state from before each of this many updates must survive the count rule.
 UPDATES_KEPT = 10
