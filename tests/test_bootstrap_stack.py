@@ -111,7 +111,7 @@ def test_bucket_deletes_noncurrent_versions_on_either_limit(dev: ProgramRun) -> 
     assert rules == [
         {
             "action": {"type": "Delete"},
-            "condition": {"withState": "ARCHIVED", "numNewerVersions": 20},
+            "condition": {"withState": "ARCHIVED", "numNewerVersions": 300},
         },
         {
             "action": {"type": "Delete"},

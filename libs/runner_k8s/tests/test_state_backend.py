@@ -58,7 +58,7 @@ def test_defaults() -> None:
     config = load(minimal())
     assert config.project == "my-project-1"
     assert config.bucket.soft_delete_retention_days == 30
-    assert config.bucket.noncurrent_versions.newer_versions == 20
+    assert config.bucket.noncurrent_versions.newer_versions == 300
     assert config.bucket.noncurrent_versions.days == 30
     assert config.kms.rotation_period == "7776000s"
     assert config.kms_location == "europe-west1"

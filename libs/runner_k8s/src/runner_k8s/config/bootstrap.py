@@ -170,10 +170,14 @@ Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 class NoncurrentVersions(Model):
     """A noncurrent (overwritten) state version is deleted once EITHER limit is reached."""
 
-    # ...it has this many newer versions (the live one included).
-    newer_versions: Annotated[int, Field(strict=True, ge=1)] = 20
+    # ...it has this many newer versions (the live one included). Counted in writes, not updates:
+    # an `up` writes its stack file after every step, up to 14 times for these stacks (measured,
+    # tests/retention.py), so 300 keeps the state from before each of the last 10 updates with
+    # room for a stack twice that size (tests/test_bootstrap_retention.py).
+    newer_versions: Annotated[int, Field(strict=True, ge=1)] = 300
     """Delete a noncurrent state version once it has this many newer versions, the live one included
-    (lifecycle `numNewerVersions`); at least 1.
+    (lifecycle `numNewerVersions`); at least 1. Each `pulumi up` writes several versions of its
+    stack file (one per step), so this counts writes, not updates.
     """
     # ...it has been noncurrent for this many days.
     days: Annotated[int, Field(strict=True, ge=1)] = 30
