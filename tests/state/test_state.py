@@ -120,15 +120,13 @@ def rendered_file(render_root: Path, stack_dir: str, kind: str, name: str) -> Pa
     return path
 
 
-def render_path(render_root: Path, stack_dir: str, api_version: str, kind: str, name: str) -> Path:
-    """Where the provider will render an object the stack has not rendered yet, in the
-    namespace of its Deployment (the name pattern of pulumi-kubernetes' renderPathForResource)."""
-    deployment = rendered_file(render_root, stack_dir, "Deployment", "codex-gh-runner")
-    namespace = deployment.name.removeprefix("apps_v1-deployment-").removesuffix(
-        "-codex-gh-runner.yaml"
-    )
-    group_version = api_version.replace("/", "_")
-    return deployment.with_name(f"{group_version}-{kind.lower()}-{namespace}-{name}.yaml")
+def render_path(
+    render_root: Path, stack_dir: str, namespace: str, api_version: str, kind: str, name: str
+) -> Path:
+    """Where the provider will render an object the stack has not rendered yet (the name
+    pattern of pulumi-kubernetes' renderPathForResource)."""
+    file = f"{api_version.replace('/', '_')}-{kind.lower()}-{namespace}-{name}.yaml"
+    return render_root / stack_dir / "1-manifest" / file
 
 
 @contextmanager
@@ -389,8 +387,11 @@ def test_cancel_during_an_update_loses_the_next_one(
     codex = engine.stack(CODEX)
     first_name, second_name = "codex-gh-runner-egress-first", "codex-gh-runner-egress-second"
 
+    namespace = engine.stack(SHARED).get_config("namespace").value
+
     def policy_file(name: str) -> Path:
-        return render_path(render_root, CODEX, "networking.k8s.io/v1", "NetworkPolicy", name)
+        api_version = "networking.k8s.io/v1"
+        return render_path(render_root, CODEX, namespace, api_version, "NetworkPolicy", name)
 
     set_config(codex, "runner.networkPolicy.enabled", "true")
     set_config(codex, "runner.networkPolicy.name", first_name)
