@@ -1,0 +1,36 @@
+"""Every real-engine tier is left out of the default run and run by CI, and CI builds every
+toolchain they need (offline: reads pyproject.toml, .ci/run and scripts/)."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from stack_fixtures import REPO
+
+CI = REPO / ".ci" / "run"
+
+
+def pytest_options() -> dict[str, Any]:
+    options: dict[str, Any] = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"][
+        "pytest"
+    ]["ini_options"]
+    return options
+
+
+def test_each_tier_is_out_of_the_default_run_and_in_ci() -> None:
+    options = pytest_options()
+    ci = CI.read_text().splitlines()
+    markers = [line.split(":", 1)[0] for line in options["markers"]]
+    assert {"engine", "cluster", "state"} <= set(markers)
+    for marker in markers:
+        assert f"not {marker}" in options["addopts"], marker
+        assert f"run_pytest -m {marker}" in ci, f"{CI} does not run the {marker} tier"
+
+
+def test_ci_builds_every_toolchain() -> None:
+    ci = CI.read_text().splitlines()
+    scripts = sorted((REPO / "scripts").glob("*-toolchain.sh"))
+    assert len(scripts) >= 3
+    for script in scripts:
+        assert f"bash scripts/{script.name} >/dev/null" in ci, f"{CI} does not build {script.name}"
