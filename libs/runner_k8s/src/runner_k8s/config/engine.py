@@ -86,9 +86,9 @@ def runner_stack_config() -> RunnerStackConfig:
 
 
 def bootstrap_config() -> BootstrapConfig:
-    values, _ = engine_config()
+    values, secret_keys = engine_config()
     # A provider-namespaced key, outside what engine_config() returns for this project.
     namespace, _, key = PROJECT_KEY.partition(":")
     project = pulumi.Config(namespace).get(key)
     provider_values = {} if project is None else {PROJECT_KEY: project}
-    return or_run_error(lambda: load_bootstrap(values, provider_values))
+    return or_run_error(lambda: load_bootstrap(values, provider_values, _secret_paths(secret_keys)))

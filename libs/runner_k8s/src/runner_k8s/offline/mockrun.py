@@ -209,6 +209,10 @@ def run_stack(
     and every run made here is added to it."""
     runs = {} if runs is None else runs
     config = config or load_stack_config(stack_dir, stack)
+    if config.problems:
+        # The engine would hand the program only its own project's keys: a misspelt prefix
+        # would be silently ignored. Refused here as by render.
+        raise ConfigError(config.problems)
     references: dict[str, dict[str, Any]] = {}
     if "runner" in config.values:
         try:
