@@ -10,6 +10,7 @@ test (a schema change must not silently narrow what is drawn).
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import jsonschema
@@ -68,6 +69,18 @@ def documents(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     return _from(schema, schema)
 
 
+# Strategies built once per (sub)schema: building one (a regex's above all) costs far more
+# than drawing from it, and the same definitions recur throughout a stack file.
+_BUILT: dict[tuple[str, int], st.SearchStrategy[Any]] = {}
+
+
+def _from(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[Any]:
+    key = (json.dumps(schema, sort_keys=True), id(root))
+    if key not in _BUILT:
+        _BUILT[key] = _build(schema, root)
+    return _BUILT[key]
+
+
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Both schemas at once, for the shapes ours use: properties and required add up."""
     merged = {**a, **b}
@@ -78,7 +91,7 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _from(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[Any]:
+def _build(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[Any]:
     unknown = set(schema) - _HANDLED
     if unknown:
         raise NotImplementedError(f"schema keywords this generator does not know: {unknown}")
@@ -155,6 +168,16 @@ def _object(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[d
             raise NotImplementedError(f"allOf item {item}")
     extra = schema.get("additionalProperties", True)
     low = schema.get("minProperties", 0)
+    values = {key: _from(sub, root) for key, sub in properties.items()}
+    patterned = [
+        (
+            st.from_regex(pattern.removeprefix("^").removesuffix("$"), fullmatch=True),
+            _from(sub, root),
+        )
+        for pattern, sub in schema.get("patternProperties", {}).items()
+    ]
+    extra_keys = _string({"type": "string", **schema.get("propertyNames", {})})
+    extra_values = _from(extra, root) if isinstance(extra, dict) else None
 
     @st.composite
     def draw_object(draw: st.DrawFn) -> dict[str, Any]:
@@ -163,16 +186,14 @@ def _object(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[d
             clashes = any(key in pair and chosen & (pair - {key}) for pair in never_together)
             if key not in chosen and not clashes and draw(st.booleans()):
                 chosen.add(key)
-        out = {key: draw(_from(properties[key], root)) for key in sorted(chosen)}
-        for pattern, sub in schema.get("patternProperties", {}).items():
-            keys = st.from_regex(pattern.removeprefix("^").removesuffix("$"), fullmatch=True)
+        out = {key: draw(values[key]) for key in sorted(chosen)}
+        for keys, value in patterned:
             for key in draw(st.lists(keys, min_size=low, max_size=max(2, low), unique=True)):
                 if key not in properties:
-                    out[key] = draw(_from(sub, root))
-        if isinstance(extra, dict):
-            keys = _string({"type": "string", **schema.get("propertyNames", {})})
-            for key in draw(st.lists(keys, min_size=low, max_size=max(2, low), unique=True)):
-                out.setdefault(key, draw(_from(extra, root)))
+                    out[key] = draw(value)
+        if extra_values is not None:
+            for key in draw(st.lists(extra_keys, min_size=low, max_size=max(2, low), unique=True)):
+                out.setdefault(key, draw(extra_values))
         return out
 
     return draw_object()
