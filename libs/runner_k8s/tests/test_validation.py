@@ -495,9 +495,12 @@ def test_stack_file_shape_errors_are_one_clear_line(
     # A file that cannot be read raises; a key it cannot place is a problem raised by the loader,
     # together with the loader's own (so a misspelt prefix hides nothing).
     try:
-        [line] = load_stack_config(directory, "dev").problems
+        [line] = load_stack_config(directory, "dev", collect=True).problems
     except ConfigError as caught:
         [line] = caught.problems
+    if expected is not None and "unknown namespace" in expected:
+        with pytest.raises(ConfigError):  # raised at once unless the caller collects
+            load_stack_config(directory, "dev")
     assert expected in line
     assert line.startswith(str(directory / "Pulumi.dev.yaml"))
 

@@ -140,9 +140,10 @@ def stack_file(stack_dir: Path, stack: str) -> Path:
     return stack_dir / f"Pulumi.{stack}.yaml"
 
 
-def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
-    """The stack file of ``stack`` in ``stack_dir``; what is wrong with its keys is in
-    ``problems`` (raised here only when there is no config to read at all)."""
+def load_stack_config(stack_dir: Path, stack: str, *, collect: bool = False) -> StackConfig:
+    """The stack file of ``stack`` in ``stack_dir``. What is wrong with its keys is raised, or,
+    with ``collect``, left in ``problems`` for the loader to raise with its own in one pass (a
+    file with no config to read at all is raised either way)."""
     project = project_name(stack_dir)
     path = stack_file(stack_dir, stack)
     if not path.is_file():
@@ -154,7 +155,10 @@ def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
             f"{path.parent} && cp Pulumi.dev.yaml {path.name} && pulumi stack init {stack} "
             "(with the secrets provider of docs/operations.md, Create the stacks)",
         )
-    return parse_stack_file(read_yaml(path), project, stack, path)
+    config = parse_stack_file(read_yaml(path), project, stack, path)
+    if config.problems and not collect:
+        raise ConfigError(config.problems)
+    return config
 
 
 def _top_level_problems(data: dict[Any, Any], path: Path) -> Iterator[str]:
