@@ -186,13 +186,20 @@ def _object(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[d
             clashes = any(key in pair and chosen & (pair - {key}) for pair in never_together)
             if key not in chosen and not clashes and draw(st.booleans()):
                 chosen.add(key)
+        left = sorted(k for k in properties if k not in chosen)
+        while len(chosen) < low and left:  # minProperties, from the named keys first
+            chosen.add(left.pop(draw(st.integers(0, len(left) - 1))))
         out = {key: draw(values[key]) for key in sorted(chosen)}
         for keys, value in patterned:
-            for key in draw(st.lists(keys, min_size=low, max_size=max(2, low), unique=True)):
+            more = max(0, low - len(out))
+            for key in draw(st.lists(keys, min_size=more, max_size=max(2, more), unique=True)):
                 if key not in properties:
                     out[key] = draw(value)
         if extra_values is not None:
-            for key in draw(st.lists(extra_keys, min_size=low, max_size=max(2, low), unique=True)):
+            more = max(0, low - len(out))
+            for key in draw(
+                st.lists(extra_keys, min_size=more, max_size=max(2, more), unique=True)
+            ):
                 out.setdefault(key, draw(extra_values))
         return out
 

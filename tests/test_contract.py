@@ -188,6 +188,13 @@ PINNED: list[Pinned] = [
         (BOOT, edit(BOOT, "kms.location", "asia")),
     ),
     Pinned(
+        "a whole number written as a float",
+        "JSON Schema counts 2.0 an integer (one number, two spellings); the loader, like the "
+        "Kubernetes API's integer fields, wants it written 2",
+        _rule(r": must be an integer$"),
+        (CODEX, edit(CODEX, "runner.replicas", 2.0)),
+    ),
+    Pinned(
         "YAML's infinity",
         "`.inf` is a YAML number, which a JSON Schema `number` takes; no quantity is infinite",
         _rule(r"\(got '-?inf'\)"),
