@@ -231,6 +231,9 @@ def test_a_prod_copy_that_still_reads_the_dev_shared_stack_is_refused(repo_copy:
     assert "sharedStack: 'organization/gh-runner-shared/dev' is the shared stack" in program.stderr
     prod.write_text(text.replace("config:\n", "config:\n  allowCrossStack: true\n", 1))
     assert gh_runner("render", "--stack", "prod", cwd=repo_copy).returncode == 0
+    # The program too, which gets the top-level boolean from the engine as the text "true".
+    program = gh_runner("mock-run", "--stack", "prod", "stacks/codex-runner", cwd=repo_copy)
+    assert program.returncode == 0, program.stderr
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
+from pydantic import BaseModel
 
 from runner_k8s.config.bootstrap import PROJECT_KEY, BootstrapConfig, load_bootstrap
 from runner_k8s.config.runner import RunnerStackConfig
@@ -32,6 +33,18 @@ def _decode(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def _typed(values: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """``values`` with each top-level boolean as the stack file wrote it: the engine hands a
+    top-level scalar over as text (`allowCrossStack: true` arrives as "true"), and the loader
+    takes a value as written, not converted."""
+    booleans = {f.alias or n for n, f in model.model_fields.items() if f.annotation is bool}
+    flags = {"true": True, "false": False}
+    return {
+        k: flags[v] if k in booleans and isinstance(v, str) and v in flags else v
+        for k, v in values.items()
+    }
 
 
 def engine_config(project: str | None = None) -> tuple[dict[str, Any], set[str]]:
@@ -74,6 +87,7 @@ def shared_config() -> SharedConfig:
 
 def runner_stack_config() -> RunnerStackConfig:
     values, secret_keys = engine_config()
+    values = _typed(values, RunnerStackConfig)
 
     def load() -> RunnerStackConfig:
         config = load_runner_stack(values, _secret_paths(secret_keys))
