@@ -401,7 +401,6 @@ def test_schema_and_loader_agree(project: str, document: dict[str, Any], accepte
     problems = loader_problems(project, document)
     assert (problems == []) is accepted, problems
     assert (schema_errors(project, document) == []) is accepted
-    assert not any(pinned(p) for p in problems), "a pinned difference: list it above instead"
 
 
 # --- the properties ----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from runner_k8s.errors import ConfigError
 
-
 # Config namespaces a stack file may use besides its project's own: the engine's, and those of
 # the providers the project's program uses. A key under any other namespace is read by nothing, so
 # it is almost surely a misspelt project prefix (`gh-runner-codx:runner`), refused by the loader
