@@ -542,3 +542,22 @@ def test_schema_problems_come_with_the_other_problems() -> None:
         "runner.affinity.podAfinity: unknown key",
         "runner.affinity.nodeAffinity.nodeSelectorTermz: unknown field",
     ]
+
+
+def test_the_program_refuses_a_misspelt_prefix_as_render_does() -> None:
+    # The engine hands a program every config key; the one under a namespace nothing reads is
+    # reported with the loader's own problems, as the offline render reports it.
+    from pulumi.runtime import config as runtime_config
+
+    from runner_k8s.config.engine import misspelt_namespaces
+
+    runtime_config.set_all_config(
+        {"gh-runner-codex:runner": "{}", "gh-runner-codx:runner": "{}", "kubernetes:context": "c"}
+    )
+    try:
+        assert misspelt_namespaces("gh-runner-codex") == [
+            "gh-runner-codx:runner: unknown namespace 'gh-runner-codx', read by nothing "
+            "(this project is gh-runner-codex; did you mean gh-runner-codex:runner?)"
+        ]
+    finally:
+        runtime_config.set_all_config({})

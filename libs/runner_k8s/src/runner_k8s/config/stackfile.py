@@ -161,6 +161,18 @@ def load_stack_config(stack_dir: Path, stack: str, *, collect: bool = False) -> 
     return config
 
 
+def unknown_namespace(full_key: str, project: str) -> str:
+    """The problem with ``full_key``, whose namespace ``project``'s program does not read."""
+    namespace, _, key = full_key.rpartition(":")
+    namespace = namespace.removesuffix(":config")
+    close = difflib.get_close_matches(namespace, [project, *other_namespaces(project)], n=1)
+    hint = f"did you mean {close[0]}:{key}?" if close else f"write {project}:{key} or {key}"
+    return (
+        f"{full_key}: unknown namespace {namespace!r}, read by nothing "
+        f"(this project is {project}; {hint})"
+    )
+
+
 def _top_level_problems(data: dict[Any, Any], path: Path) -> Iterator[str]:
     for key, value in data.items():
         if key not in TOP_LEVEL_KEYS:
@@ -215,10 +227,5 @@ def parse_stack_file(data: Any, project: str, stack: str, path: Path) -> StackCo
         elif namespace in namespaces:
             provider_values[f"{namespace}:{key}"] = _hide_secure_values(value)
         else:
-            close = difflib.get_close_matches(namespace, [project, *namespaces], n=1)
-            hint = f"did you mean {close[0]}:{key}?" if close else f"write {project}:{key} or {key}"
-            problems.append(
-                f"{path}: {full_key}: unknown namespace {namespace!r}, read by nothing "
-                f"(this project is {project}; {hint})"
-            )
+            problems.append(f"{path}: {unknown_namespace(str(full_key), project)}")
     return StackConfig(project, stack, values, secret_keys, provider_values, secret_paths, problems)
