@@ -231,6 +231,9 @@ def test_a_prod_copy_that_still_reads_the_dev_shared_stack_is_refused(repo_copy:
     assert "sharedStack: 'organization/gh-runner-shared/dev' is the shared stack" in program.stderr
     prod.write_text(text.replace("config:\n", "config:\n  allowCrossStack: true\n", 1))
     assert gh_runner("render", "--stack", "prod", cwd=repo_copy).returncode == 0
+    # The program too, which gets the top-level boolean from the engine as the text "true".
+    program = gh_runner("mock-run", "--stack", "prod", "stacks/codex-runner", cwd=repo_copy)
+    assert program.returncode == 0, program.stderr
 
 
 @pytest.mark.parametrize(
@@ -290,3 +293,105 @@ def test_the_mcp_token_switched_off_leaves_github_token_out(
     assert result.returncode == 0, result.stderr
     assert "GITHUB_PAT" in result.stdout
     assert "GITHUB_TOKEN" not in result.stdout
+
+
+# --- every problem in one pass, exactly as the operator reads it -------------------------------
+
+SECRET_VALUE = {"secure": "v1:Zm9v:YmFy"}
+
+
+def _lines(result: Any) -> list[str]:
+    """stderr of a refused render, one problem a line, without the command's name in front."""
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert "Traceback" not in result.stderr
+    lines: list[str] = result.stderr.removeprefix("gh-runner: ").splitlines()
+    return lines
+
+
+def test_a_misspelt_prefix_does_not_hide_a_plaintext_token(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    def change(config: Config) -> None:
+        config["gh-runner-shard:namespace"] = config.pop("namespace")
+        config["githubToken"] = "ghp_plaintext"
+
+    edit_config(repo_copy, "shared", change)
+    shared = "stacks/shared/Pulumi.dev.yaml"
+    assert _lines(gh_runner("render", "stacks/shared", cwd=repo_copy)) == [
+        f"{shared}: gh-runner-shard:namespace: unknown namespace 'gh-runner-shard', read by "
+        "nothing (this project is gh-runner-shared; did you mean gh-runner-shared:namespace?)",
+        f"{shared}: githubToken: must be a Pulumi secret; remove it and set it again with "
+        "`pulumi config set --secret githubToken` (plaintext values are refused)",
+    ]
+
+
+def test_a_secret_in_env_does_not_hide_a_bad_value_or_a_missing_key(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    def change(config: Config) -> None:
+        config["runner"].update(env={"API_KEY": SECRET_VALUE}, replicas=-1)
+        del config["runner"]["pvcMounts"]
+
+    edit_config(repo_copy, "codex-runner", change)
+    codex = "stacks/codex-runner/Pulumi.dev.yaml"
+    assert _lines(gh_runner("render", "stacks/shared", "stacks/codex-runner", cwd=repo_copy)) == [
+        f"{codex}: runner.env.API_KEY: holds a secret value, which would be written into the "
+        "cluster in plain text; keep secrets in a Kubernetes Secret instead (runner.secretMounts, "
+        "or runner.env.NAME: {secretKeyRef: {name, key}})",
+        f"{codex}: runner.replicas: must be >= 0",
+        f"{codex}: runner.pvcMounts: is required: list the home claims to mount, e.g. [{{name: "
+        "home, claimName: codex-gh-runner-home, mountPath: /home/runner}], or write [] for none",
+    ]
+
+
+def test_a_type_error_does_not_hide_a_rule_across_keys(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    # replicas fails to parse; the work volume, which did parse, reuses the home volume's name.
+    edit_config(
+        repo_copy,
+        "codex-runner",
+        runner(replicas="two", workVolume={"name": "codex-home", "mountPath": "/w"}),
+    )
+    codex = "stacks/codex-runner/Pulumi.dev.yaml"
+    assert _lines(gh_runner("render", "stacks/shared", "stacks/codex-runner", cwd=repo_copy)) == [
+        f"{codex}: runner.replicas: must be an integer",
+        f"{codex}: runner.workVolume.name: duplicate volume name 'codex-home' (also used by "
+        "runner.pvcMounts[0].name)",
+    ]
+
+
+def test_network_policy_values_the_api_server_refuses(
+    repo_copy: Path, edit_config: EditConfig
+) -> None:
+    policy = {
+        "enabled": True,
+        "privateRanges": ["0.0.0.0/0"],
+        "extraEgress": [
+            {"to": [{"ipBlock": {"cidr": "not-a-cidr"}}], "ports": [{"protocol": "ICMP"}]},
+            {"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8"]}}]},
+            {"ports": [{"port": 8080, "endPort": 8000}, {"port": "https", "endPort": 500}]},
+        ],
+    }
+    edit_config(repo_copy, "codex-runner", runner(networkPolicy=policy))
+    at = "stacks/codex-runner/Pulumi.dev.yaml: runner.networkPolicy"
+    assert _lines(gh_runner("render", "stacks/shared", "stacks/codex-runner", cwd=repo_copy)) == [
+        f"{at}.privateRanges[0]: '0.0.0.0/0' is the internet rule's own cidr (0.0.0.0/0): the "
+        "API server refuses an ipBlock except that is not strictly inside its cidr",
+        f"{at}.extraEgress[0].ports[0].protocol: 'ICMP' is not supported: use TCP, UDP or SCTP",
+        f"{at}.extraEgress[0].to[0].ipBlock.cidr: 'not-a-cidr' is not a CIDR range such as "
+        "10.0.0.0/8 or 2001:db8::/64",
+        f"{at}.extraEgress[1].to[0].ipBlock.except[0]: '10.0.0.0/8' must lie strictly inside the "
+        "ipBlock's cidr 10.0.0.0/8 (a smaller range of the same IP family, not the cidr itself): "
+        "the API server refuses it",
+        f"{at}.extraEgress[2].ports[0].endPort: must be greater than or equal to port (8080)",
+        f"{at}.extraEgress[2].ports[1].endPort: not allowed with a named port ('https')",
+    ]
+
+
+def test_a_missing_stack_file_says_to_copy_the_dev_file_first(repo_copy: Path) -> None:
+    assert _lines(gh_runner("render", "--stack", "prod", "stacks/shared", cwd=repo_copy)) == [
+        "stacks/shared/Pulumi.prod.yaml: no such stack file; copy the dev file first, then "
+        "create the stack: cd stacks/shared && cp Pulumi.dev.yaml Pulumi.prod.yaml && pulumi "
+        "stack init prod (with the secrets provider of docs/operations.md, Create the stacks)"
+    ]

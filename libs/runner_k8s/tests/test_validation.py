@@ -201,7 +201,7 @@ BAD_RUNNER: list[tuple[str, dict[str, Any], str, str]] = [
         "port",
         extra_egress({"ports": [{"port": 80, "endPort": 79}]}),
         "runner.networkPolicy.extraEgress[0].ports[0].endPort",
-        "from port",
+        "greater than or equal to port",
     ),
     (
         "port",
@@ -480,7 +480,9 @@ def stack_dir(tmp_path: Path, stack_file: str, project: str = "gh-runner-codex")
             "gh-runner-codx:runner: unknown namespace 'gh-runner-codx', read by nothing "
             "(this project is gh-runner-codex; did you mean gh-runner-codex:runner?)",
         ),
-        ("config:\n  kubernetes:context: x\n  pulumi:tags: {}\n  gcp:project: p\n", None),
+        ("config:\n  kubernetes:context: x\n  pulumi:tags: {}\n", None),
+        # A Kubernetes stack has no gcp provider: as the JSON Schema says, the key is refused.
+        ("config:\n  gcp:project: p\n", "gcp:project: unknown namespace 'gcp', read by nothing"),
     ],
 )
 def test_stack_file_shape_errors_are_one_clear_line(
@@ -488,11 +490,17 @@ def test_stack_file_shape_errors_are_one_clear_line(
 ) -> None:
     directory = stack_dir(tmp_path, stack_file)
     if expected is None:
-        assert load_stack_config(directory, "dev").provider_values["gcp:project"] == "p"
+        assert load_stack_config(directory, "dev").provider_values["kubernetes:context"] == "x"
         return
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config(directory, "dev")
-    [line] = caught.value.problems
+    # A file that cannot be read raises; a key it cannot place is a problem raised by the loader,
+    # together with the loader's own (so a misspelt prefix hides nothing).
+    try:
+        [line] = load_stack_config(directory, "dev", collect=True).problems
+    except ConfigError as caught:
+        [line] = caught.problems
+    if expected is not None and "unknown namespace" in expected:
+        with pytest.raises(ConfigError):  # raised at once unless the caller collects
+            load_stack_config(directory, "dev")
     assert expected in line
     assert line.startswith(str(directory / "Pulumi.dev.yaml"))
 
@@ -534,3 +542,22 @@ def test_schema_problems_come_with_the_other_problems() -> None:
         "runner.affinity.podAfinity: unknown key",
         "runner.affinity.nodeAffinity.nodeSelectorTermz: unknown field",
     ]
+
+
+def test_the_program_refuses_a_misspelt_prefix_as_render_does() -> None:
+    # The engine hands a program every config key; the one under a namespace nothing reads is
+    # reported with the loader's own problems, as the offline render reports it.
+    from pulumi.runtime import config as runtime_config
+
+    from runner_k8s.config.engine import misspelt_namespaces
+
+    runtime_config.set_all_config(
+        {"gh-runner-codex:runner": "{}", "gh-runner-codx:runner": "{}", "kubernetes:context": "c"}
+    )
+    try:
+        assert misspelt_namespaces("gh-runner-codex") == [
+            "gh-runner-codx:runner: unknown namespace 'gh-runner-codx', read by nothing "
+            "(this project is gh-runner-codex; did you mean gh-runner-codex:runner?)"
+        ]
+    finally:
+        runtime_config.set_all_config({})

@@ -13,11 +13,19 @@ from pathlib import Path
 
 from runner_k8s.errors import ConfigError
 
+# Config namespaces a stack file may use besides its project's own: the engine's, and those of
+# the providers the project's program uses. A key under any other namespace is read by nothing, so
+# it is almost surely a misspelt project prefix (`gh-runner-codx:runner`), refused by the loader
+# and by the JSON Schema alike.
+KUBERNETES_NAMESPACES = ("kubernetes", "pulumi")
+GCP_NAMESPACES = ("gcp", "pulumi")
+
 
 @dataclass(frozen=True)
 class StackProject:
     directory: str  # relative to the repository root
     project: str  # the `name` in its Pulumi.yaml
+    other_namespaces: tuple[str, ...] = KUBERNETES_NAMESPACES
 
     @property
     def short_name(self) -> str:
@@ -26,7 +34,7 @@ class StackProject:
 
 
 SHARED_STACK = StackProject("stacks/shared", "gh-runner-shared")
-BOOTSTRAP_STACK = StackProject("stacks/bootstrap", "gh-runner-bootstrap")
+BOOTSTRAP_STACK = StackProject("stacks/bootstrap", "gh-runner-bootstrap", GCP_NAMESPACES)
 # What a fleet project's __main__.py calls: the mark by which fleets are found.
 FLEET_PROGRAM_CALL = "fleet_program()"
 
@@ -79,3 +87,13 @@ FLEET_STACKS = discover_fleets(_ROOT) if _ROOT is not None else ()
 KUBERNETES_STACKS = (SHARED_STACK, *FLEET_STACKS)
 SHARED_PROJECT = SHARED_STACK.project
 FLEET_PROJECTS = frozenset(s.project for s in FLEET_STACKS)
+ALL_STACKS = (*KUBERNETES_STACKS, BOOTSTRAP_STACK)
+
+
+def other_namespaces(project: str) -> tuple[str, ...]:
+    """The namespaces besides its own that a stack file of ``project`` may use; for a project
+    outside this repository, those of every project here."""
+    for stack in ALL_STACKS:
+        if stack.project == project:
+            return stack.other_namespaces
+    return tuple(sorted({n for s in ALL_STACKS for n in s.other_namespaces}))

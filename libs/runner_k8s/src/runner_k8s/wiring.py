@@ -209,7 +209,8 @@ def read_wiring(value: Any) -> SharedWiring:
             "gh-runner); run `pulumi up` in the shared stack before this one",
         )
     try:
-        return SharedWiring.model_validate(value)
+        # Lax: an output comes back through the engine as JSON, its integers as floats (8080.0).
+        return SharedWiring.model_validate(value, strict=False)
     except ValidationError as exc:
         raise ConfigError(
             [f"sharedStack: its {p}" for p in from_validation_error(exc, "wiring").problems]

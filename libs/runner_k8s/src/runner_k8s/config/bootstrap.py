@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from runner_k8s.config.fields import Model, validate
+from runner_k8s.config.fields import (
+    IPV4_ADDRESS,
+    Model,
+    misplaced_secrets,
+    parse_partly,
+    schema_only,
+)
 from runner_k8s.errors import ConfigError
 
 PROJECT_KEY = "gcp:project"
@@ -44,7 +50,7 @@ _LABEL_VALUE = re.compile(r"^[-_a-z0-9]{0,63}$")
 def bucket_name_problem(name: str) -> str | None:
     """Why ``name`` breaks the Cloud Storage bucket naming rules, or None when it does not."""
     what = f"{name!r} is not a valid Cloud Storage bucket name"
-    if not _BUCKET_CHARS.match(name):
+    if not _BUCKET_CHARS.fullmatch(name):
         return f"{what}: use only lowercase letters, digits, '-', '_' and '.'"
     if not (name[0].isalnum() and name[-1].isalnum()):
         return f"{what}: it must start and end with a letter or digit"
@@ -79,7 +85,7 @@ def _bucket_name(value: str) -> str:
 
 
 def _location(value: str) -> str:
-    if not _LOCATION.match(value):
+    if not _LOCATION.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a Cloud Storage location (a region such as europe-west1, "
             "a dual-region such as EUR4 or a multi-region such as EU)"
@@ -88,7 +94,7 @@ def _location(value: str) -> str:
 
 
 def _kms_id(value: str) -> str:
-    if not _KMS_ID.match(value):
+    if not _KMS_ID.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a Cloud KMS name (1 to 63 letters, digits, '-' and '_')"
         )
@@ -97,7 +103,7 @@ def _kms_id(value: str) -> str:
 
 def rotation_seconds(period: str) -> Decimal:
     """``"7776000s"`` -> 7776000: the Cloud KMS duration format, seconds with an ``s`` suffix."""
-    if not _ROTATION.match(period):
+    if not _ROTATION.fullmatch(period):
         raise ValueError(
             f"{period!r} is not a Cloud KMS duration: write seconds followed by 's', "
             "e.g. 7776000s for 90 days"
@@ -121,7 +127,7 @@ def _rotation_period(value: str) -> str:
 def _service_account(value: str) -> str:
     if value.startswith("serviceAccount:"):
         raise ValueError("give the e-mail address only, without the 'serviceAccount:' prefix")
-    if not _SERVICE_ACCOUNT.match(value):
+    if not _SERVICE_ACCOUNT.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a service account e-mail (NAME@PROJECT_ID.iam.gserviceaccount.com)"
         )
@@ -132,12 +138,12 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
     if len(value) > 64:
         raise ValueError("at most 64 labels")
     for key, text in value.items():
-        if not _LABEL_KEY.match(key):
+        if not _LABEL_KEY.fullmatch(key):
             raise ValueError(
                 f"label key {key!r}: 1 to 63 lowercase letters, digits, '-' and '_', "
                 "starting with a letter"
             )
-        if not _LABEL_VALUE.match(text):
+        if not _LABEL_VALUE.fullmatch(text):
             raise ValueError(
                 f"label {key!r}: the value may hold up to 63 lowercase letters, digits, '-' and '_'"
             )
@@ -148,7 +154,7 @@ def project_problem(project: object) -> str | None:
     """Why ``gcp:project`` is unusable, or None."""
     if project is None or project == "":
         return "is required; set it with `pulumi config set gcp:project <project-id>`"
-    if not isinstance(project, str) or not PROJECT_ID.match(project):
+    if not isinstance(project, str) or not PROJECT_ID.fullmatch(project):
         return (
             f"{project!r} is not a Google Cloud project id (6 to 30 lowercase letters, digits "
             "and '-', starting with a letter)"
@@ -156,12 +162,43 @@ def project_problem(project: object) -> str | None:
     return None
 
 
-BucketName = Annotated[str, AfterValidator(_bucket_name)]
-Location = Annotated[str, AfterValidator(_location)]
-KmsId = Annotated[str, AfterValidator(_kms_id)]
-RotationPeriod = Annotated[str, AfterValidator(_rotation_period)]
-ServiceAccount = Annotated[str, AfterValidator(_service_account)]
-Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+# Each type with the JSON Schema that says what its function checks (fields.schema_only); what a
+# schema cannot say (a rotation period's range) is listed in tests/test_contract.py.
+BucketName = Annotated[
+    str,
+    AfterValidator(_bucket_name),
+    schema_only(
+        pattern="^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$",
+        minLength=3,
+        maxLength=222,
+        **{
+            "not": {
+                "anyOf": [
+                    {"pattern": "^goog|g[o0][o0]gle"},
+                    {"pattern": "[^.]{64}|\\.\\."},  # each dot-separated part 1 to 63
+                    {"pattern": f"^{IPV4_ADDRESS}$"},
+                ]
+            }
+        },
+    ),
+]
+Location = Annotated[str, AfterValidator(_location), schema_only(pattern=_LOCATION.pattern)]
+KmsId = Annotated[str, AfterValidator(_kms_id), schema_only(pattern=_KMS_ID.pattern)]
+RotationPeriod = Annotated[
+    str, AfterValidator(_rotation_period), schema_only(pattern=_ROTATION.pattern)
+]
+ServiceAccount = Annotated[
+    str, AfterValidator(_service_account), schema_only(pattern=_SERVICE_ACCOUNT.pattern)
+]
+Labels = Annotated[
+    dict[str, str],
+    AfterValidator(_labels),
+    schema_only(
+        propertyNames={"pattern": _LABEL_KEY.pattern},
+        additionalProperties={"type": "string", "pattern": _LABEL_VALUE.pattern},
+        maxProperties=64,
+    ),
+]
 
 
 # --- the config --------------------------------------------------------------------------------
@@ -295,21 +332,27 @@ def check_bootstrap(settings: BootstrapSettings) -> list[str]:
 
 
 def load_bootstrap(
-    values: Mapping[str, Any], provider_values: Mapping[str, Any]
+    values: Mapping[str, Any],
+    provider_values: Mapping[str, Any],
+    secret_keys: set[str] | None = None,
+    earlier: Sequence[str] = (),
 ) -> BootstrapConfig:
-    """Validate the bootstrap stack's config.
+    """Validate the bootstrap stack's config and raise every problem at once.
 
     ``values``: this project's keys, prefix stripped. ``provider_values``: keys of other
-    namespaces, fully qualified; only ``gcp:project`` is read.
+    namespaces, fully qualified; only ``gcp:project`` is read. ``secret_keys``: where the
+    ``--secret`` values are; nothing of this stack is secret. ``earlier``: the stack file's own.
     """
-    problems = []
+    problems = [*earlier, *misplaced_secrets(secret_keys or set(), allowed=set())]
     project = provider_values.get(PROJECT_KEY)
     problem = project_problem(project)
     if problem is not None:
         problems.append(f"{PROJECT_KEY}: {problem}")
-    settings = validate(BootstrapSettings, values, problems)
-    problems += check_bootstrap(settings)
+    parsed = parse_partly(BootstrapSettings, values)
+    problems += parsed.problems
+    if parsed.model is not None:
+        problems += [p for p in check_bootstrap(parsed.model) if not parsed.about_dropped(p)]
     if problems:
         raise ConfigError(problems)
-    assert isinstance(project, str)
-    return BootstrapConfig(project=project, **dict(settings))
+    assert isinstance(project, str) and parsed.model is not None  # no problem: all parsed
+    return BootstrapConfig(project=project, **dict(parsed.model))

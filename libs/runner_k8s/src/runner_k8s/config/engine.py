@@ -13,13 +13,15 @@ from typing import Any, TypeVar
 import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
+from pydantic import BaseModel
 
 from runner_k8s.config.bootstrap import PROJECT_KEY, BootstrapConfig, load_bootstrap
 from runner_k8s.config.runner import RunnerStackConfig
 from runner_k8s.config.runner_checks import check_shared_stack, load_runner_stack
 from runner_k8s.config.shared import SharedConfig, load_shared
-from runner_k8s.config.stackfile import secure_paths, stack_file
+from runner_k8s.config.stackfile import secure_paths, stack_file, unknown_namespace
 from runner_k8s.errors import ConfigError, or_run_error
+from runner_k8s.stacks import other_namespaces
 
 T = TypeVar("T")
 
@@ -32,6 +34,31 @@ def _decode(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def _typed(values: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """``values`` with each top-level boolean as the stack file wrote it: the engine hands a
+    top-level scalar over as text (`allowCrossStack: true` arrives as "true"), and the loader
+    takes a value as written, not converted."""
+    booleans = {f.alias or n for n, f in model.model_fields.items() if f.annotation is bool}
+    flags = {"true": True, "false": False}
+    return {
+        k: flags[v] if k in booleans and isinstance(v, str) and v in flags else v
+        for k, v in values.items()
+    }
+
+
+def misspelt_namespaces(project: str | None = None) -> list[str]:
+    """The stack's config keys under a namespace this program does not read (a misspelt project
+    prefix, which the engine would hand over unread), as the offline loader reports them."""
+    project = project or pulumi.get_project()
+    merged = {**(runtime_config.get_config_env() or {}), **runtime_config.CONFIG.get()}
+    readable = {project, *other_namespaces(project)}
+    return [
+        unknown_namespace(full_key, project)
+        for full_key in sorted(merged)
+        if full_key.rpartition(":")[0].removesuffix(":config") not in readable
+    ]
 
 
 def engine_config(project: str | None = None) -> tuple[dict[str, Any], set[str]]:
@@ -69,14 +96,17 @@ def _secret_paths(secret_keys: set[str]) -> set[str]:
 
 def shared_config() -> SharedConfig:
     values, secret_keys = engine_config()
-    return or_run_error(lambda: load_shared(values, _secret_paths(secret_keys)))
+    return or_run_error(
+        lambda: load_shared(values, _secret_paths(secret_keys), misspelt_namespaces())
+    )
 
 
 def runner_stack_config() -> RunnerStackConfig:
     values, secret_keys = engine_config()
+    values = _typed(values, RunnerStackConfig)
 
     def load() -> RunnerStackConfig:
-        config = load_runner_stack(values, _secret_paths(secret_keys))
+        config = load_runner_stack(values, _secret_paths(secret_keys), misspelt_namespaces())
         problems = check_shared_stack(config, pulumi.get_stack())
         if problems:
             raise ConfigError(problems)
@@ -86,9 +116,13 @@ def runner_stack_config() -> RunnerStackConfig:
 
 
 def bootstrap_config() -> BootstrapConfig:
-    values, _ = engine_config()
+    values, secret_keys = engine_config()
     # A provider-namespaced key, outside what engine_config() returns for this project.
     namespace, _, key = PROJECT_KEY.partition(":")
     project = pulumi.Config(namespace).get(key)
     provider_values = {} if project is None else {PROJECT_KEY: project}
-    return or_run_error(lambda: load_bootstrap(values, provider_values))
+    return or_run_error(
+        lambda: load_bootstrap(
+            values, provider_values, _secret_paths(secret_keys), misspelt_namespaces()
+        )
+    )

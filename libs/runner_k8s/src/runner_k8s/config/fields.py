@@ -1,17 +1,22 @@
 """The field types of stack config and the base model every settings model derives from.
 
 Each type checks one value the way Kubernetes (or GitHub, or TOML) would, so a bad value is
-refused by the loader, naming its key, before any resource is registered.
+refused by the loader, naming its key, before any resource is registered. Where a rule is a
+function, the type also carries the JSON Schema that says the same (``schema_only``), so the stack
+files' schemas refuse what the loader refuses; what a schema cannot say is listed, with its
+reason, in tests/test_contract.py.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import posixpath
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -20,17 +25,28 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
 
-from runner_k8s.errors import ConfigError, from_validation_error
+from runner_k8s.errors import ConfigError, from_validation_error, key_path
+from runner_k8s.kube.env_names import RESERVED_ENV
 from runner_k8s.kube.images import parse_version
-from runner_k8s.kube.quantity import parse_quantity
+from runner_k8s.kube.names import (
+    DNS_LABEL,
+    DNS_LABEL_MAX,
+    DNS_SUBDOMAIN,
+    DNS_SUBDOMAIN_MAX,
+    QUALIFIED_NAME_63,
+    is_dns_label,
+    is_dns_subdomain,
+    label_value_problems,
+    qualified_name_problems,
+)
+from runner_k8s.kube.quantity import QUANTITY, parse_quantity
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -41,12 +57,6 @@ INT64_MAX = 2**63 - 1
 # Linux user and group ids, as Kubernetes validates them (apimachinery IsValidUserID: 0..MaxInt32).
 MAX_ID = INT32_MAX
 
-# Label keys and values, from k8s.io/apimachinery pkg/api/validate/content/kube.go. Hand-written:
-# pydantic has no Kubernetes types, and the kubernetes client (which has none either) is far too
-# heavy for three regular expressions. Name part: at most 63, alphanumeric at both ends.
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-LABEL_VALUE_MAX = 63
-
 # Container image references, from the grammar of github.com/distribution/reference
 # (regexp.go): [host[:port]/]path[:tag][@digest], the path in lowercase components joined by
 # '.', '_', '__' or dashes. The kubelet refuses anything else (InvalidImageName) only at pull.
@@ -54,17 +64,32 @@ _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 _IMAGE_NAME = rf"(?:{_HOST}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"  # Go's \w is ASCII only
 _IMAGE_REFERENCE = re.compile(
-    rf"^(?P<name>{_IMAGE_NAME})(?::[\w][\w.-]{{0,127}})?"
-    # The digest is left to config._check_image, which wants sha256 and says so.
-    r"(?:@.+)?$",
-    re.ASCII,  # Go's \w is ASCII only
+    rf"(?P<name>{_IMAGE_NAME})(?::{_TAG})?"
+    # The digest is left to runner_checks._check_image, which wants sha256 and says so.
+    r"(?:@.+)?",
+    re.DOTALL,
 )
 IMAGE_NAME_MAX = 255  # distribution/reference NameTotalLengthMax
+# What the loader takes in all (runner_checks._check_image): pinned by a tag other than latest, or
+# by a sha256 digest.
+_DIGEST = "sha256:[0-9a-f]{64}"
+PINNED_IMAGE = rf"^{_IMAGE_NAME}(:{_TAG}(@{_DIGEST})?|@{_DIGEST})$"
+
+
+def schema_only(**keywords: Any) -> Any:
+    """The JSON Schema keywords that say what a validator function checks (schema only)."""
+    return Field(json_schema_extra=keywords)
+
+
+def _whole(pattern: str) -> str:
+    """A JSON Schema pattern (unanchored, as JSON Schema reads one) for the whole value."""
+    return f"^({pattern})$"
 
 
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if not is_dns_label(value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
             "at most 63 characters, starting and ending with a letter or digit)"
@@ -73,7 +98,7 @@ def _dns_label(value: str) -> str:
 
 
 def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if not is_dns_subdomain(value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', "
             "at most 253 characters)"
@@ -82,26 +107,9 @@ def _dns_subdomain(value: str) -> str:
 
 
 def _config_key(value: str) -> str:
-    if not _CONFIG_KEY.match(value) or len(value) > 253:
+    if not _CONFIG_KEY.fullmatch(value) or len(value) > 253:
         raise ValueError(f"{value!r} is not a valid key (letters, digits, '-', '_' and '.')")
     return value
-
-
-def qualified_name_problems(value: str) -> list[str]:
-    """Why ``value`` is not a Kubernetes qualified name (label or annotation key): an optional
-    DNS-1123 subdomain prefix and '/', then a name of at most 63 characters."""
-    prefix, slash, name = value.rpartition("/")
-    problems = []
-    if slash and (not prefix or "/" in prefix):
-        problems.append("may have at most one '/', after a non-empty DNS subdomain prefix")
-    elif slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        problems.append(f"prefix {prefix!r} is not a DNS-1123 subdomain (lowercase, '-', '.')")
-    if len(name) > 63 or not _QUALIFIED_NAME.match(name):
-        problems.append(
-            f"name {name!r} must be 1 to 63 letters, digits, '-', '_' or '.', starting and "
-            "ending with a letter or digit"
-        )
-    return problems
 
 
 def _label_key(value: str) -> str:
@@ -121,11 +129,20 @@ def _annotation_key(value: str) -> str:
 
 
 def _label_value(value: str) -> str:
-    if value and (len(value) > LABEL_VALUE_MAX or not _QUALIFIED_NAME.match(value)):
+    problems = label_value_problems(value)
+    if problems:
+        raise ValueError(problems[0])
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not ENV_NAME.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a valid label value: empty, or at most 63 letters, digits, '-', "
-            "'_' or '.', starting and ending with a letter or digit"
+            f"{value!r} is not an environment variable name (letters, digits, '-', '.' and "
+            "'_', not starting with a digit)"
         )
+    if value in RESERVED_ENV:
+        raise ValueError("is set by gh-runner itself; use the dedicated key")
     return value
 
 
@@ -193,7 +210,11 @@ def _quantity(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError("must be a Kubernetes quantity such as 500m, 0.5, 1Gi")
     text = str(value)
-    if parse_quantity(text) < 0:
+    # A number is checked as a number (-0.0 is zero); a text by its sign, so "-0" is refused
+    # as the JSON Schema's pattern refuses it.
+    if (value < 0 if not isinstance(value, str) else text.startswith("-")) or parse_quantity(
+        text
+    ) < 0:
         raise ValueError(f"{text!r} must not be negative")
     return text
 
@@ -201,7 +222,7 @@ def _quantity(value: object) -> str:
 def _image(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
-    match = _IMAGE_REFERENCE.match(value)
+    match = _IMAGE_REFERENCE.fullmatch(value)
     if match is None:
         raise ValueError(
             f"{value!r} is not an image reference [registry[:port]/]repository[:tag][@digest]: "
@@ -218,7 +239,7 @@ def _runner_label(value: str) -> str:
         raise ValueError("must not be empty")
     if "," in value:
         raise ValueError(f"{value!r} must not contain ',' (RUNNER_LABELS is comma-separated)")
-    if any(c.isspace() for c in value):
+    if re.search(r"\s", value):  # as the schema's pattern sees whitespace
         raise ValueError(f"{value!r} must not contain whitespace")
     return value
 
@@ -233,10 +254,18 @@ def _ipv4_cidr(value: str) -> str:
     try:
         network = ipaddress.ip_network(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a CIDR range such as 10.0.0.0/8") from None
+        raise ValueError(
+            f"{value!r} is not a CIDR range such as 10.0.0.0/8 (no host bits, no leading zeros)"
+        ) from None
+    # Each range becomes an `except` of the internet rule's ipBlock 0.0.0.0/0, which the API
+    # server wants strictly inside the cidr (networking validation ValidateIPBlock).
     if network.version != 4:
-        # It is cut out of 0.0.0.0/0, and an ipBlock's except must lie inside its cidr.
-        raise ValueError(f"{value!r} must be an IPv4 range")
+        raise ValueError(f"{value!r} must be an IPv4 range (it is cut out of 0.0.0.0/0)")
+    if network.prefixlen == 0:
+        raise ValueError(
+            f"{value!r} is the internet rule's own cidr (0.0.0.0/0): the API server refuses an "
+            "ipBlock except that is not strictly inside its cidr"
+        )
     return value
 
 
@@ -248,28 +277,94 @@ def toml_document(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
-DataKey = Annotated[str, AfterValidator(_config_key)]
-AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
-# The input type tells the JSON Schema what YAML may hold (`cpu: 2` as well as `cpu: "2"`).
-Quantity = Annotated[str, BeforeValidator(_quantity, json_schema_input_type=str | int | float)]
-Image = Annotated[str, AfterValidator(_image)]
-RunnerLabel = Annotated[str, AfterValidator(_runner_label)]
-Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
+# `self-hosted` in any case, without the inline flags ECMA-262 lacks.
+_SELF_HOSTED = "^" + "".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in "self-hosted") + "$"
+# An IPv4 octet without leading zeros, and a prefix length of 1 to 32 (0 is refused above).
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_ADDRESS = rf"{_OCTET}(\.{_OCTET}){{3}}"
+IPV4_RANGE = rf"{IPV4_ADDRESS}/([1-9]|[12][0-9]|3[0-2])"
+_QUALIFIED_KEY = rf"({DNS_SUBDOMAIN}/)?{QUALIFIED_NAME_63}"
+# The API server lowercases an annotation key before checking it.
+_ANNOTATION_KEY = rf"({DNS_SUBDOMAIN.replace('a-z', 'a-zA-Z')}/)?{QUALIFIED_NAME_63}"
+_RESOURCE_NAME = (
+    rf"cpu|memory|ephemeral-storage|hugepages-[^/]*|{DNS_SUBDOMAIN}/{QUALIFIED_NAME_63}"
+)
+
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    schema_only(pattern=_whole(DNS_LABEL), maxLength=DNS_LABEL_MAX),
+]
+DnsSubdomain = Annotated[
+    str,
+    AfterValidator(_dns_subdomain),
+    schema_only(pattern=_whole(DNS_SUBDOMAIN), maxLength=DNS_SUBDOMAIN_MAX),
+]
+DataKey = Annotated[
+    str,
+    AfterValidator(_config_key),
+    schema_only(pattern=_whole(_CONFIG_KEY.pattern), maxLength=253),
+]
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path), schema_only(pattern="^/[^:]*$")]
+# A Kubernetes quantity: text (`500m`, `1Gi`) or a YAML number (`cpu: 2`), never negative.
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _whole(QUANTITY.replace("[+-]?", "[+]?", 1))},
+                {"type": "number", "minimum": 0},
+            ]
+        }
+    ),
+]
+Image = Annotated[
+    str,
+    AfterValidator(_image),
+    # A tag other than latest, or a digest (runner_checks._check_image).
+    schema_only(pattern=PINNED_IMAGE, **{"not": {"pattern": ":latest$"}}),
+]
+RunnerLabel = Annotated[
+    str,
+    AfterValidator(_runner_label),
+    # GitHub gives every self-hosted runner that label itself (runner_checks._check_labels).
+    schema_only(pattern=r"^[^,\s]+$", **{"not": {"pattern": _SELF_HOSTED}}),
+]
+Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr), schema_only(pattern=_whole(IPV4_RANGE))]
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Int32 = Annotated[int, Field(strict=True, ge=0, le=INT32_MAX)]  # non-negative
 Int64 = Annotated[int, Field(strict=True, ge=-INT64_MAX - 1, le=INT64_MAX)]
 NonNegativeInt64 = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
 UserId = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
 FileMode = Annotated[int, Field(strict=True, ge=0, le=0o777), BeforeValidator(_file_mode)]
-LabelKey = Annotated[str, AfterValidator(_label_key)]
-LabelValue = Annotated[str, AfterValidator(_label_value)]
-AnnotationKey = Annotated[str, AfterValidator(_annotation_key)]
-ResourceName = Annotated[str, AfterValidator(_resource_name)]
-RelativePath = Annotated[str, AfterValidator(_relative_path)]
-RunnerVersionText = Annotated[str, AfterValidator(_runner_version)]
+LabelKey = Annotated[str, AfterValidator(_label_key), schema_only(pattern=_whole(_QUALIFIED_KEY))]
+LabelValue = Annotated[
+    str, AfterValidator(_label_value), schema_only(pattern=f"^({QUALIFIED_NAME_63})?$")
+]
+AnnotationKey = Annotated[
+    str, AfterValidator(_annotation_key), schema_only(pattern=_whole(_ANNOTATION_KEY))
+]
+ResourceName = Annotated[
+    str,
+    AfterValidator(_resource_name),
+    schema_only(pattern=_whole(_RESOURCE_NAME), **{"not": {"pattern": "^requests\\."}}),
+]
+RelativePath = Annotated[
+    str,
+    AfterValidator(_relative_path),
+    schema_only(minLength=1, **{"not": {"pattern": "^/|^\\.\\.|(^|/)\\.\\.(/|$)"}}),
+]
+RunnerVersionText = Annotated[
+    str, AfterValidator(_runner_version), schema_only(pattern="^[0-9]+\\.[0-9]+\\.[0-9]+$")
+]
 TomlText = Annotated[str, AfterValidator(toml_document)]
+# An env var's name: not one gh-runner sets itself.
+EnvName = Annotated[
+    str,
+    AfterValidator(_env_name),
+    schema_only(pattern=_whole(ENV_NAME.pattern), **{"not": {"enum": sorted(RESERVED_ENV)}}),
+]
 
 
 class Model(BaseModel):
@@ -280,6 +375,9 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
+        # A value is taken as written, as the JSON Schemas say: `replicas: "2"` and
+        # `enabled: 0` are refused, not converted.
+        strict=True,
     )
 
 
@@ -304,12 +402,113 @@ def describe_fields() -> None:
 M = TypeVar("M", bound=BaseModel)
 
 
+def parse(model: type[M], values: Mapping[str, Any]) -> M:
+    """``values`` as a ``model``, by the documented camelCase keys only (the Python field names
+    pydantic would also take are not part of the contract, and the JSON Schemas refuse them)."""
+    return model.model_validate(dict(values), by_alias=True, by_name=False)
+
+
 def validate(model: type[M], values: Mapping[str, Any], earlier: Sequence[str] = ()) -> M:
     """``values`` as a ``model``; a failure raises every problem, ``earlier`` ones first."""
     try:
-        return model.model_validate(dict(values))
+        return parse(model, values)
     except ValidationError as exc:
         raise ConfigError([*earlier, *from_validation_error(exc).problems]) from None
+
+
+KeyPath = tuple[str, ...]
+
+
+def _cut(loc: Sequence[int | str]) -> KeyPath:
+    """The mapping key an error is dropped by: its own key, or, inside a list, the whole list's
+    (dropping one item would renumber the rest, whose problems name them by index)."""
+    cut: list[str] = []
+    for part in loc:
+        if isinstance(part, int) or part == "[key]":
+            break
+        cut.append(part)
+    return tuple(cut)
+
+
+def _node(data: Any, path: KeyPath) -> Any:
+    for part in path:
+        if not isinstance(data, Mapping) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[M]):
+    """What :func:`parse_partly` made of some values."""
+
+    model: M | None  # None: a required value failed and has no stand-in
+    problems: list[str]
+    dropped: list[str]  # the keys whose values failed, as config keys (``runner.replicas``)
+
+    def about_dropped(self, problem: str) -> bool:
+        """Whether ``problem`` (``key: message``) is about a dropped key or one inside it: a rule
+        across keys then judged a default or a stand-in, not what the operator wrote."""
+        key = problem.partition(": ")[0]
+        return any(
+            key == k or key.startswith((f"{k}.", f"{k}[")) or f"{k} " in problem
+            for k in self.dropped
+        )
+
+
+def parse_partly(
+    model: type[M], values: Mapping[str, Any], stand_ins: Mapping[KeyPath, Any] | None = None
+) -> Parsed[M]:
+    """Every problem of ``values`` as ``model``, and the model made of what did parse.
+
+    Each value that fails is dropped, so its default takes its place (a required one takes its
+    entry in ``stand_ins``), and the rest is validated again, until it parses. The rules across
+    keys can then run on every value that was fine, and report their problems together with the
+    type errors, instead of one layer per run."""
+    stand_ins = stand_ins or {}
+    data: dict[str, Any] = copy.deepcopy(dict(values))
+    problems: list[str] = []
+    dropped: list[KeyPath] = []
+    for _ in range(100):  # each round drops a key at least; a stack file has far fewer
+        try:
+            parsed = parse(model, data)
+        except ValidationError as exc:
+            problems = problems or from_validation_error(exc).problems
+            if not _drop_failures(exc, data, stand_ins, dropped):
+                break
+            continue
+        return Parsed(parsed, problems, [key_path(p) for p in dropped])
+    return Parsed(None, problems, [key_path(p) for p in dropped])
+
+
+def _drop_failures(
+    exc: ValidationError,
+    data: dict[str, Any],
+    stand_ins: Mapping[KeyPath, Any],
+    dropped: list[KeyPath],
+) -> bool:
+    """Drop (or stand in for) the value of each error; False when nothing could be."""
+    progress = False
+    for error in exc.errors(include_url=False, include_input=False):
+        path = _cut(error["loc"])
+        while path and not any(path[: len(d)] == d for d in dropped):
+            parent = _node(data, path[:-1])
+            key = path[-1]
+            if isinstance(parent, dict) and path in stand_ins:
+                if parent.get(key) == stand_ins[path]:
+                    return False  # the stand-in itself fails: a bug, reported as it stands
+                parent[key] = copy.deepcopy(stand_ins[path])
+            elif isinstance(parent, dict) and key in parent:
+                del parent[key]
+            else:  # missing, with no stand-in: drop what holds it
+                path = path[:-1]
+                continue
+            dropped.append(path)
+            progress = True
+            break
+        if not path:
+            return False
+    return progress
 
 
 def misplaced_secrets(secret_keys: set[str], allowed: set[str]) -> list[str]:

@@ -63,8 +63,8 @@ def load_runner_with_shared(
 ) -> tuple[RunnerStackConfig, Path, str]:
     """The runner stack's own config, checked, and where its shared stack is; problems are the
     runner stack's own (callers name its file)."""
-    config = config or load_stack_config(stack_dir, stack)
-    runner_stack = load_runner_stack(config.values, config.secret_paths)
+    config = config or load_stack_config(stack_dir, stack, collect=True)
+    runner_stack = load_runner_stack(config.values, config.secret_paths, config.problems)
     problems = check_shared_stack(runner_stack, stack)
     if problems:
         raise ConfigError(problems)
@@ -81,8 +81,10 @@ def load_fleet_stack(stack_dir: Path, stack: str, config: StackConfig | None = N
         raise ConfigError([in_file(where, p) for p in exc.problems]) from None
     shared_path = stack_file(shared_dir, shared_stack)
     try:
-        shared_config = load_stack_config(shared_dir, shared_stack)
-        shared = load_shared(shared_config.values, shared_config.secret_paths)
+        shared_config = load_stack_config(shared_dir, shared_stack, collect=True)
+        shared = load_shared(
+            shared_config.values, shared_config.secret_paths, shared_config.problems
+        )
     except ConfigError as exc:
         # The shared stack's own problems, named by its file rather than the runner's.
         raise ConfigError([in_file(shared_path, p) for p in exc.problems]) from None

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from runner_k8s.config.fields import (
-    ENV_NAME,
     STACK_REF,
     AbsolutePath,
     AnnotationKey,
     DataKey,
     DnsLabel,
     DnsSubdomain,
+    EnvName,
     FileMode,
     Image,
     Int32,
@@ -37,6 +39,7 @@ from runner_k8s.config.fields import (
 )
 from runner_k8s.config.provider import ProviderConfig
 from runner_k8s.config.shared import SecretKeyRef
+from runner_k8s.kube.network_policy import PEER_SCHEMA, PORT_SCHEMA
 from runner_k8s.stacks import SHARED_PROJECT
 
 # GitHub gives every self-hosted runner this label itself; `runs-on` lists it first.
@@ -180,15 +183,28 @@ class InClusterService(Model):
     """
 
 
+def _items(schema: dict[str, Any]) -> Any:
+    """The JSON Schema of a list's items, for a list of plain dicts (schema only)."""
+    return Field(json_schema_extra={"items": schema})
+
+
+def _without(schema: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k not in keys}
+
+
 class EgressRule(Model):
-    # One NetworkPolicyEgressRule, passed through in Kubernetes shape (checked against the API
-    # schema in tests). An absent `to` or `ports` means "any", as in Kubernetes.
-    to: list[dict[str, Any]] | None = None
-    """`egress[].to` peers (`ipBlock`, `podSelector`, `namespaceSelector`), Kubernetes shape; unset:
-    any destination.
+    # One NetworkPolicyEgressRule, passed through in Kubernetes shape: checked by the loader
+    # against the API's OpenAPI schema and the API server's own rules (kube.network_policy).
+    # An absent `to` or `ports` means "any", as in Kubernetes.
+    to: Annotated[list[dict[str, Any]], _items(PEER_SCHEMA)] | None = None
+    """`egress[].to` peers (`ipBlock`, `podSelector`, `namespaceSelector`), Kubernetes shape; each
+    `ipBlock.except` must lie strictly inside its `cidr`; unset: any destination.
     """
-    ports: list[dict[str, Any]] | None = None
-    """`egress[].ports` (`{protocol, port, endPort}`), Kubernetes shape; unset: any port."""
+    ports: Annotated[list[dict[str, Any]], _items(PORT_SCHEMA)] | None = None
+    """`egress[].ports` (`{protocol, port, endPort}`), Kubernetes shape: protocol `TCP`, `UDP` or
+    `SCTP`, port a number 1 to 65535 or a port name, endPort from port to 65535 (numbers only);
+    unset: any port.
+    """
 
 
 class NetworkPolicyConfig(Model):
@@ -202,8 +218,9 @@ class NetworkPolicyConfig(Model):
     """`metadata.name` of the NetworkPolicy; unset: `<runner.name>-egress`."""
     # Cut out of the internet rule, with the node metadata server.
     private_ranges: list[Ipv4Cidr] = list(PRIVATE_RANGES)
-    """IPv4 CIDRs cut out of the internet rule (`ipBlock.except`, with the metadata server
-    169.254.169.254/32); default RFC 1918. Add every cluster or VPC range outside it.
+    """IPv4 CIDRs cut out of the internet rule (`ipBlock.except` of `0.0.0.0/0`, with the metadata
+    server 169.254.169.254/32), so each strictly inside it (not `0.0.0.0/0` itself); default
+    RFC 1918. Add every cluster or VPC range outside it.
     """
     # None: the in-cluster MCP services the mounted codex config names (none without the mount).
     in_cluster_services: list[InClusterService] | None = None
@@ -237,6 +254,39 @@ class EnvValue(Model):
     """``runner.env.NAME``: a plain value (``NAME: value``), or ``{secretKeyRef: {name, key}}``
     to read it from a Secret's key (an API key for the CLI in the image)."""
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # What the validators below take, which pydantic cannot see: the plain string, or an
+        # object with exactly one source.
+        model = handler.resolve_ref_schema(handler(core_schema))
+        value, ref = model["properties"]["value"], model["properties"]["secretKeyRef"]
+        secret_ref = next(o for o in ref["anyOf"] if "$ref" in o)
+        return {
+            "description": model.get("description", ""),
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "value": {**_without(value, "anyOf", "default"), "type": "string"}
+                    },
+                    "required": ["value"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "secretKeyRef": {**_without(ref, "anyOf", "default"), **secret_ref},
+                        "value": {"type": "null"},
+                    },
+                    "required": ["secretKeyRef"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+
     value: str | None = None
     """The plain value; ``NAME: value`` is short for ``NAME: {value: value}``."""
     secret_key_ref: SecretKeyRef | None = None
@@ -260,7 +310,17 @@ class EnvValue(Model):
         return self
 
 
+def _pvc_mounts_required(schema: dict[str, Any]) -> None:
+    """The schema says what check_runner enforces: `pvcMounts` is required, and a list."""
+    mounts = schema["properties"]["pvcMounts"]
+    listed = next(o for o in mounts["anyOf"] if o.get("type") == "array")
+    schema["properties"]["pvcMounts"] = {**_without(mounts, "anyOf", "default"), **listed}
+    schema["required"] = [*schema.get("required", []), "pvcMounts"]
+
+
 class RunnerConfig(Model):
+    model_config = ConfigDict(json_schema_extra=_pvc_mounts_required)
+
     name: DnsLabel
     """The fleet's name (DNS-1123 label): Deployment `metadata.name`, its `app` label and selector.
     """
@@ -289,15 +349,18 @@ class RunnerConfig(Model):
     """`RUNNER_DISABLE_UPDATES=1`: the runner never updates itself (the image pins its version)."""
     workdir: Annotated[str, Field(min_length=1)] = "_work"
     """`RUNNER_WORKDIR`, the runner's work directory."""
-    env: dict[Annotated[str, Field(pattern=ENV_NAME.pattern)], EnvValue] = {}
-    """Extra plain env vars of the container, `NAME: value`, appended after gh-runner's own (which
-    they may not shadow). Never a secret: mount a Secret instead.
+    env: dict[EnvName, EnvValue] = {}
+    """Extra env vars of the container, appended after gh-runner's own (which they may not shadow):
+    `NAME: value`, or `NAME: {secretKeyRef: {name, key}}` to read the value from a Secret's key.
+    Never a Pulumi secret (its value would land in the Deployment in plain text).
     """
     # Required: the home claims, or [] for none. It once defaulted to <name>-home at
-    # /home/runner, a path production never used, so leaving it out is refused (check_runner).
+    # /home/runner, a path production never used, so leaving it out is refused (check_runner,
+    # with a hint the plain "is required" lacks; the schema says required, see model_config).
     pvc_mounts: list[PvcMount] | None = None
-    """Home volumes: existing PersistentVolumeClaims mounted into the runner. Unset: one claim
-    `<name>-home` at `/home/runner`.
+    """Home volumes: existing PersistentVolumeClaims mounted into the runner. Required: list them,
+    or write `[]` for none (gh-runner never creates a claim, and a pod on a claim that does not
+    exist stays Pending).
     """
     # The sharing policy of the claims above; its key says "homeVolume" for history's sake.
     home_sharing: HomeSharing = Field(default=HomeSharing(), alias="homeVolume")
@@ -372,8 +435,10 @@ class RunnerStackConfig(Model):
     stack's name>`.
     """
     allow_cross_stack: bool = False
-    """true: ``sharedStack`` may name the shared stack of another stack name (it is refused
-    otherwise, see ``check_shared_stack``)."""
+    """`true`: `sharedStack` may name the shared stack of another stack name, e.g. a staging fleet
+    on prod's shared stack (otherwise that is refused: a copied prod file would read dev's
+    namespace and Secrets); only together with `sharedStack`.
+    """
     provider: ProviderConfig = ProviderConfig()
     """The stack's explicit Kubernetes provider; may be set with `--secret`."""
     runner: RunnerConfig

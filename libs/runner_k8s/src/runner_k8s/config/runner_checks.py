@@ -5,14 +5,16 @@ each naming its full key, e.g. ``runner.replicas: must be >= 0``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from runner_k8s.config.fields import (
+    KeyPath,
     is_extended_resource,
     misplaced_secrets,
     normal_path,
-    validate,
+    parse_partly,
 )
 from runner_k8s.config.runner import (
     SELF_HOSTED,
@@ -22,8 +24,8 @@ from runner_k8s.config.runner import (
     Toleration,
 )
 from runner_k8s.errors import ConfigError, repeats
-from runner_k8s.kube.env_names import RESERVED_ENV
 from runner_k8s.kube.images import is_digest, parse_image, parse_version, runner_version, show
+from runner_k8s.kube.network_policy import egress_rule_problems
 from runner_k8s.kube.quantity import parse_quantity
 from runner_k8s.kube.schema import affinity_problems, egress_problems
 from runner_k8s.stacks import SHARED_PROJECT
@@ -61,6 +63,13 @@ def _duplicates(entries: list[tuple[str, str]], what: str) -> list[str]:
     ]
 
 
+def _pvc_mounts_required(at: str, name: str) -> str:
+    return (
+        f"{at}.pvcMounts: is required: list the home claims to mount, e.g. [{{name: home, "
+        f"claimName: {name}-home, mountPath: /home/runner}}], or write [] for none"
+    )
+
+
 def check_runner(runner: RunnerConfig, at: str) -> list[str]:
     """Rules across keys of one runner; ``at`` is the key the runner block sits under."""
     volumes: list[tuple[str, str]] = []
@@ -69,10 +78,7 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
     if runner.pvc_mounts is None:
         # Explicit rather than a default: the old default (<name>-home at /home/runner) was never
         # production's layout, and a pod on a claim that does not exist stays Pending.
-        problems.append(
-            f"{at}.pvcMounts: is required: list the home claims to mount, e.g. [{{name: home, "
-            f"claimName: {runner.name}-home, mountPath: /home/runner}}], or write [] for none"
-        )
+        problems.append(_pvc_mounts_required(at, runner.name))
     for i, pvc in enumerate(runner.home_volumes):
         volumes.append((f"{at}.pvcMounts[{i}].name", pvc.name))
         mounts.append((f"{at}.pvcMounts[{i}].mountPath", pvc.mount_path))
@@ -107,9 +113,6 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
         for key in runner.pod_annotations
         if key.startswith(ROLLOUT_ANNOTATION_PREFIX)
     ]
-    for name in runner.env:
-        if name in RESERVED_ENV:
-            problems.append(f"{at}.env.{name}: is set by gh-runner itself; use the dedicated key")
     problems += _check_resources(runner.resources, f"{at}.resources")
     problems += _check_tolerations(runner.tolerations, f"{at}.tolerations")
     size = sum(len(k.encode()) + len(v.encode()) for k, v in runner.pod_annotations.items())
@@ -120,7 +123,7 @@ def check_runner(runner: RunnerConfig, at: str) -> list[str]:
 
 def pass_through_problems(runner: Any, at: str) -> list[str]:
     """The blocks written in Kubernetes shape (``affinity``, ``networkPolicy.extraEgress``)
-    against the Kubernetes schema and the API server's port rules; ``runner`` as written."""
+    against the Kubernetes schema and the API server's own rules; ``runner`` as written."""
     if not isinstance(runner, Mapping):
         return []
     problems = []
@@ -130,9 +133,21 @@ def pass_through_problems(runner: Any, at: str) -> list[str]:
     policy = runner.get("networkPolicy")
     egress = policy.get("extraEgress") if isinstance(policy, Mapping) else None
     if isinstance(egress, list) and egress and all(isinstance(r, dict) for r in egress):
-        problems += egress_problems(egress, f"{at}.networkPolicy.extraEgress")
-        problems += _check_egress_ports(egress, f"{at}.networkPolicy.extraEgress")
+        in_schema = egress_problems(egress, f"{at}.networkPolicy.extraEgress")
+        keys = [p.partition(": ")[0] for p in in_schema]
+        problems += in_schema + [
+            # A rule about what holds a value the schema refused already ("names no peer" for a
+            # peer with a misspelt ipBlok) would say the same thing twice.
+            p
+            for p in egress_rule_problems(egress, f"{at}.networkPolicy.extraEgress")
+            if not any(k.startswith(p.partition(": ")[0] + ".") for k in keys)
+        ]
     return problems
+
+
+def _whole_number(quantity: Decimal) -> bool:
+    # Not `% 1`: Decimal cannot take the remainder of 1e300 (DivisionImpossible).
+    return quantity == quantity.to_integral_value()
 
 
 def _check_resources(resources: Resources, at: str) -> list[str]:
@@ -153,7 +168,7 @@ def _check_resources(resources: Resources, at: str) -> list[str]:
             )
     for kind, quantities in (("requests", resources.requests), ("limits", resources.limits)):
         for resource, quantity in quantities.items():
-            if is_extended_resource(resource) and parse_quantity(quantity) % 1:
+            if is_extended_resource(resource) and not _whole_number(parse_quantity(quantity)):
                 problems.append(f"{at}.{kind}.{resource}: {quantity} must be a whole number")
     return problems
 
@@ -170,24 +185,6 @@ def _check_tolerations(tolerations: list[Toleration], at: str) -> list[str]:
             problems.append(f"{at}[{i}].value: must be empty when operator is Exists")
         if toleration.toleration_seconds is not None and toleration.effect != "NoExecute":
             problems.append(f"{at}[{i}].tolerationSeconds: only allowed with effect NoExecute")
-    return problems
-
-
-def _check_egress_ports(rules: list[dict[str, Any]], at: str) -> list[str]:
-    # The schema lets a port be any integer or string (IntOrString); the API server wants a
-    # port number 1..65535 (or a named port) and endPort between port and 65535.
-    problems = []
-    for i, rule in enumerate(rules):
-        for j, port in enumerate(rule.get("ports") or []):
-            if not isinstance(port, dict):
-                continue
-            number, end = port.get("port"), port.get("endPort")
-            if isinstance(number, int) and not 1 <= number <= 65535:
-                problems.append(f"{at}[{i}].ports[{j}].port: must be between 1 and 65535")
-            if isinstance(end, int) and not (isinstance(number, int) and number <= end <= 65535):
-                problems.append(
-                    f"{at}[{i}].ports[{j}].endPort: must be a number from port to 65535"
-                )
     return problems
 
 
@@ -284,23 +281,37 @@ def _check_image(runner: RunnerConfig, at: str) -> list[str]:
     return []
 
 
+# Stand-ins for the required values of a runner that failed, so the rules across keys can still
+# judge the rest; no problem about them is reported (Parsed.about_dropped).
+_STAND_INS: dict[KeyPath, Any] = {
+    ("runner", "name"): "runner",
+    ("runner", "image"): "stand-in:0.0.0",
+}
+
+
 def load_runner_stack(
-    values: Mapping[str, Any], secret_keys: set[str] | None = None
+    values: Mapping[str, Any], secret_keys: set[str] | None = None, earlier: Sequence[str] = ()
 ) -> RunnerStackConfig:
-    misplaced = misplaced_secrets(secret_keys or set(), allowed=set())
-    if misplaced:
-        raise ConfigError(misplaced)
-    # Checked on the values as written, so they are reported together with any other problem.
-    pass_through = pass_through_problems(values.get("runner"), "runner")
-    try:
-        config = validate(RunnerStackConfig, values)
-    except ConfigError as exc:
-        named = {p.partition(": ")[0] for p in exc.problems}
-        pass_through = [p for p in pass_through if p.partition(": ")[0] not in named]
-        raise ConfigError([*exc.problems, *pass_through]) from None
-    problems = check_runner(config.runner, "runner") + pass_through
-    if config.allow_cross_stack and config.shared_stack is None:
-        problems.append("allowCrossStack: only meaningful together with sharedStack")
+    """Validate a runner stack's config and raise every problem at once: ``earlier`` ones (the
+    stack file's own), secrets where none may be, every value that does not parse, and the rules
+    across keys on the values that did. ``secret_keys``: where the ``--secret`` values are."""
+    problems = [*earlier, *misplaced_secrets(secret_keys or set(), allowed=set())]
+    parsed = parse_partly(RunnerStackConfig, values, _STAND_INS)
+    problems += parsed.problems
+    # Checked on the values as written (they pass through as written), each reported once.
+    named = {p.partition(": ")[0] for p in problems}
+    problems += [
+        p
+        for p in pass_through_problems(values.get("runner"), "runner")
+        if p.partition(": ")[0] not in named
+    ]
+    config = parsed.model
+    if config is not None:
+        across = check_runner(config.runner, "runner")
+        if config.allow_cross_stack and config.shared_stack is None:
+            across.append("allowCrossStack: only meaningful together with sharedStack")
+        problems += [p for p in across if not parsed.about_dropped(p)]
     if problems:
         raise ConfigError(problems)
+    assert config is not None  # no problem: everything parsed
     return config

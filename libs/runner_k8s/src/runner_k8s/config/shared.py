@@ -6,10 +6,10 @@ the separate contract in ``wiring``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from runner_k8s.config.fields import (
     GITHUB_REPO,
@@ -19,7 +19,7 @@ from runner_k8s.config.fields import (
     Model,
     TomlText,
     misplaced_secrets,
-    validate,
+    parse_partly,
 )
 from runner_k8s.config.provider import ProviderConfig
 from runner_k8s.errors import ConfigError
@@ -61,7 +61,17 @@ class SecretRefs(Model):
     """
 
 
+def _toml_required_when_enabled(schema: dict[str, Any]) -> None:
+    """The schema says what _toml_when_enabled checks: `enabled: false`, or a `configToml`."""
+    schema["anyOf"] = [
+        {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
+        {"properties": {"configToml": {"type": "string"}}, "required": ["configToml"]},
+    ]
+
+
 class CodexConfig(Model):
+    model_config = ConfigDict(json_schema_extra=_toml_required_when_enabled)
+
     enabled: bool = True
     """Create the codex ConfigMap. `false`: no ConfigMap, and a runner with `codexConfigMount` is
     refused.
@@ -121,9 +131,12 @@ class SharedConfig(Model):
     """
 
 
-def load_shared(values: Mapping[str, Any], secret_keys: set[str]) -> SharedConfig:
-    """Validate the shared stack's config. ``secret_keys``: keys set with ``--secret``."""
-    problems = misplaced_secrets(secret_keys, allowed={"githubToken"})
+def load_shared(
+    values: Mapping[str, Any], secret_keys: set[str], earlier: Sequence[str] = ()
+) -> SharedConfig:
+    """Validate the shared stack's config and raise every problem at once (``earlier`` ones, the
+    stack file's own, first). ``secret_keys``: where the ``--secret`` values are."""
+    problems = [*earlier, *misplaced_secrets(secret_keys, allowed={"githubToken"})]
     if "githubToken" in values and "githubToken" not in secret_keys:
         # Refuse before anything else so the plaintext never travels further.
         problems.append(
@@ -131,11 +144,15 @@ def load_shared(values: Mapping[str, Any], secret_keys: set[str]) -> SharedConfi
             "`pulumi config set --secret githubToken` (plaintext values are refused)"
         )
         values = {k: v for k, v in values.items() if k != "githubToken"}
-    shared = validate(SharedConfig, values, problems)
-    problems += check_shared(shared, set(values))
+    parsed = parse_partly(SharedConfig, values)
+    problems += parsed.problems
+    if parsed.model is not None:
+        across = check_shared(parsed.model, set(values))
+        problems += [p for p in across if not parsed.about_dropped(p)]
     if problems:
         raise ConfigError(problems)
-    return shared
+    assert parsed.model is not None  # no problem: everything parsed
+    return parsed.model
 
 
 def check_shared(shared: SharedConfig, keys_set: set[str]) -> list[str]:

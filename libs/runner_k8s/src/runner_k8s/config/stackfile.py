@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,12 @@ import yaml
 
 from runner_k8s.errors import ConfigError, yaml_problem
 from runner_k8s.kube.markers import SECRET_MARKER
+from runner_k8s.stacks import other_namespaces
 
-# Config namespaces a stack file may use besides its project's own: the engine's, and those of the
-# providers this workspace installs. Any other namespace is read by nothing, so a key under it is
-# almost surely a misspelt project prefix (`gh-runner-codx:runner`) that would be silently
-# ignored; it is refused. A new provider adds its namespace here.
-KNOWN_NAMESPACES = frozenset({"pulumi", "kubernetes", "gcp"})
+# The top-level keys of a stack file besides `config`: what `pulumi stack init` writes itself
+# (strings), and the ESC environments it imports.
+PULUMI_STRINGS = ("secretsprovider", "encryptedkey", "encryptionsalt")
+TOP_LEVEL_KEYS = ("config", *PULUMI_STRINGS, "environment")
 
 
 # libyaml's parser where PyYAML has it: several times faster on the stack files every command
@@ -68,6 +69,9 @@ class StackConfig:
     provider_values: dict[str, Any] = field(default_factory=dict)
     # Where each secret value sits, as a config key path (``runner.env.FOO``), for messages.
     secret_paths: set[str] = field(default_factory=set)
+    # What is wrong with the file itself (each line names it), to be raised with the loader's
+    # problems in one pass: a misspelt prefix must not hide a plaintext githubToken.
+    problems: list[str] = field(default_factory=list)
 
     def engine_config(self) -> dict[str, str]:
         """The flat ``project:key -> string`` map the engine hands to a program."""
@@ -91,15 +95,22 @@ def _has_secure(value: Any) -> bool:
     return False
 
 
-def secure_paths(value: Any, at: str) -> set[str]:
-    """The key paths of the ``secure:`` values under ``value`` (itself at key ``at``)."""
+def _secure_values(value: Any, at: str) -> Iterator[tuple[str, Any]]:
+    """Each ``secure:`` value under ``value`` (itself at key ``at``), with its key path."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return {at}
-        return {p for k, v in value.items() for p in secure_paths(v, f"{at}.{k}")}
-    if isinstance(value, list):
-        return {p for i, v in enumerate(value) for p in secure_paths(v, f"{at}[{i}]")}
-    return set()
+            yield at, value["secure"]
+            return
+        for k, v in value.items():
+            yield from _secure_values(v, f"{at}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _secure_values(v, f"{at}[{i}]")
+
+
+def secure_paths(value: Any, at: str) -> set[str]:
+    """The key paths of the ``secure:`` values under ``value`` (itself at key ``at``)."""
+    return {where for where, _ in _secure_values(value, at)}
 
 
 def _hide_secure_values(value: Any) -> Any:
@@ -129,42 +140,92 @@ def stack_file(stack_dir: Path, stack: str) -> Path:
     return stack_dir / f"Pulumi.{stack}.yaml"
 
 
-def load_stack_config(stack_dir: Path, stack: str) -> StackConfig:
+def load_stack_config(stack_dir: Path, stack: str, *, collect: bool = False) -> StackConfig:
+    """The stack file of ``stack`` in ``stack_dir``. What is wrong with its keys is raised, or,
+    with ``collect``, left in ``problems`` for the loader to raise with its own in one pass (a
+    file with no config to read at all is raised either way)."""
     project = project_name(stack_dir)
     path = stack_file(stack_dir, stack)
     if not path.is_file():
+        # The runbook's order (docs/operations.md): `pulumi stack init` alone writes a file with
+        # no config, which the next render refuses with `runner: is required`.
         raise ConfigError.at(
-            str(path), f"no such stack file (create it with `pulumi stack init {stack}`)"
+            str(path),
+            f"no such stack file; copy the dev file first, then create the stack: cd "
+            f"{path.parent} && cp Pulumi.dev.yaml {path.name} && pulumi stack init {stack} "
+            "(with the secrets provider of docs/operations.md, Create the stacks)",
         )
-    data = read_yaml(path) or {}
+    config = parse_stack_file(read_yaml(path), project, stack, path)
+    if config.problems and not collect:
+        raise ConfigError(config.problems)
+    return config
+
+
+def unknown_namespace(full_key: str, project: str) -> str:
+    """The problem with ``full_key``, whose namespace ``project``'s program does not read."""
+    namespace, _, key = full_key.rpartition(":")
+    namespace = namespace.removesuffix(":config")
+    close = difflib.get_close_matches(namespace, [project, *other_namespaces(project)], n=1)
+    hint = f"did you mean {close[0]}:{key}?" if close else f"write {project}:{key} or {key}"
+    return (
+        f"{full_key}: unknown namespace {namespace!r}, read by nothing "
+        f"(this project is {project}; {hint})"
+    )
+
+
+def _top_level_problems(data: dict[Any, Any], path: Path) -> Iterator[str]:
+    for key, value in data.items():
+        if key not in TOP_LEVEL_KEYS:
+            known = ", ".join(TOP_LEVEL_KEYS)
+            yield f"{path}: {key}: unknown top-level key (a stack file holds {known})"
+        elif key in PULUMI_STRINGS and not isinstance(value, str):
+            yield f"{path}: {key}: must be a string (Pulumi writes it; do not edit it)"
+        elif key == "environment" and not (
+            isinstance(value, dict)
+            or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
+            yield f"{path}: environment: must be a list of Pulumi ESC environment names"
+
+
+def parse_stack_file(data: Any, project: str, stack: str, path: Path) -> StackConfig:
+    """A stack file's document (as read from ``path``) the way the Pulumi CLI reads it."""
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError.at(str(path), "must be a mapping (config: ...), not a list or a scalar")
-    raw = data.get("config") or {}
+    raw = data.get("config")
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError.at(f"{path}: config", "must be a mapping of keys to values")
-
+    problems = [*_top_level_problems(data, path)]
+    namespaces = other_namespaces(project)
     values: dict[str, Any] = {}
     provider_values: dict[str, Any] = {}
     secret_keys: set[str] = set()
     secret_paths: set[str] = set()
-    problems: list[str] = []
+    spelt: dict[str, str] = {}  # key -> how the file wrote it first
     for full_key, value in raw.items():
         namespace, _, key = str(full_key).rpartition(":")
         namespace = namespace.removesuffix(":config")
         if namespace in ("", project):
+            if key in spelt:
+                # `runner` and `gh-runner-codex:runner` are one key to Pulumi.
+                problems.append(
+                    f"{path}: {full_key}: the same key as {spelt[key]}, written twice; keep one"
+                )
+                continue
+            spelt[key] = str(full_key)
             values[key] = _hide_secure_values(value)
+            problems += [
+                f"{path}: {where}: a secure value must be the ciphertext "
+                "`pulumi config set --secret` writes"
+                for where, secure in sorted(_secure_values(value, key))
+                if not (isinstance(secure, str) and secure)
+            ]
             if _has_secure(value):
                 secret_keys.add(key)
                 secret_paths |= secure_paths(value, key)
-        elif namespace in KNOWN_NAMESPACES:
+        elif namespace in namespaces:
             provider_values[f"{namespace}:{key}"] = _hide_secure_values(value)
         else:
-            close = difflib.get_close_matches(namespace, [project, *KNOWN_NAMESPACES], n=1)
-            hint = f"did you mean {close[0]}:{key}?" if close else f"write {project}:{key} or {key}"
-            problems.append(
-                f"{path}: {full_key}: unknown namespace {namespace!r}, read by nothing "
-                f"(this project is {project}; {hint})"
-            )
-    if problems:
-        raise ConfigError(problems)
-    return StackConfig(project, stack, values, secret_keys, provider_values, secret_paths)
+            problems.append(f"{path}: {unknown_namespace(str(full_key), project)}")
+    return StackConfig(project, stack, values, secret_keys, provider_values, secret_paths, problems)

@@ -27,24 +27,29 @@ _SUFFIXES: dict[str, Decimal] = {
     "Pi": Decimal(2**50),
     "Ei": Decimal(2**60),
 }
-_QUANTITY = re.compile(
-    r"^(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
-    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|(?P<exp>[eE][+-]?\d+))?$"
+# The grammar: a number, then a suffix or an exponent. Written in the common subset of Python's
+# and ECMA-262's regular expressions, since the stack files' JSON Schema carries it too; ASCII
+# digits only, as Go's parser reads them.
+QUANTITY = (
+    r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?"
 )
+_QUANTITY = re.compile(QUANTITY)
 
 
 def parse_quantity(value: object) -> Decimal:
     """Parse a quantity; raise ``ValueError`` when it is not one."""
     if isinstance(value, bool):
         raise ValueError("must be a Kubernetes quantity such as 500m, 0.5, 1Gi")
-    text = str(value).strip()
-    match = _QUANTITY.match(text)
+    text = str(value)
+    match = _QUANTITY.fullmatch(text)
     if not match:
         raise ValueError(f"must be a Kubernetes quantity such as 500m, 0.5, 1Gi (got {text!r})")
+    number_text, suffix = match.groups()
     try:
-        number = Decimal(match["number"])
+        number = Decimal(number_text)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guarantees a number
         raise ValueError(f"not a number: {text!r}") from exc
-    if match["exp"]:
-        return number * Decimal(10) ** int(match["exp"][1:])
-    return number * _SUFFIXES[match["suffix"] or ""]
+    if suffix and suffix not in _SUFFIXES:  # an exponent: e3, E-2
+        return number * Decimal(10) ** int(suffix[1:])
+    return number * _SUFFIXES[suffix or ""]

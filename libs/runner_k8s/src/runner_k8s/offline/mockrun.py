@@ -208,6 +208,8 @@ def run_stack(
     ``runs``: runs already made, by (directory, stack); the shared stack's is reused from there
     and every run made here is added to it."""
     runs = {} if runs is None else runs
+    # Its file's own problems raise here: the engine would hand the program only its project's
+    # keys, so a misspelt prefix would be silently ignored.
     config = config or load_stack_config(stack_dir, stack)
     references: dict[str, dict[str, Any]] = {}
     if "runner" in config.values:

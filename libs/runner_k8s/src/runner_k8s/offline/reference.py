@@ -36,9 +36,16 @@ def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+PATTERN_SHOWN_MAX = 60
+
+
 def _options(schema: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]]:
-    """The non-null alternatives of a schema, resolved; ``secure`` values left out."""
-    options = schema.get("anyOf", [schema])
+    """The non-null alternatives of a schema, resolved; ``secure`` values left out. An object's
+    own ``anyOf`` (codexConfig: disabled, or with its TOML) is a rule on its keys, not a choice
+    of types."""
+    if schema.get("$ref") != _SECURE_REF["$ref"]:
+        schema = _resolve(schema, defs)
+    options = [schema] if "properties" in schema else schema.get("anyOf", [schema])
     return [
         _resolve(o, defs)
         for o in options
@@ -53,7 +60,9 @@ def _bounds(schema: dict[str, Any]) -> str:
             parts.append(f"{sign} {schema[word]}")
     if "minItems" in schema:
         parts.append(f"at least {schema['minItems']} item(s)")
-    if "pattern" in schema:
+    # A short pattern says something; a long one (a DNS name, an image reference) is a wall of
+    # regex that the description says better in words.
+    if "pattern" in schema and len(schema["pattern"]) <= PATTERN_SHOWN_MAX:
         parts.append(f"matching `{schema['pattern']}`")
     return ", ".join(parts)
 
@@ -77,10 +86,11 @@ def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:
             for pattern_values in option.get("patternProperties", {}).values():
                 values = pattern_values
             text = f"map of {_type_of(values, defs)}" if isinstance(values, dict) else "map (any)"
-            if "propertyNames" in option:
+            if "pattern" in option.get("propertyNames", {}):
                 text += f", keys matching `{option['propertyNames'].get('pattern', '')}`"
             for pattern in option.get("patternProperties", {}):
-                text += f", keys matching `{pattern}`"
+                if len(pattern) <= PATTERN_SHOWN_MAX:
+                    text += f", keys matching `{pattern}`"
         else:
             text = kind
         bounds = _bounds(option)
@@ -201,10 +211,13 @@ def reference_markdown() -> str:
         "",
         "Each stack file is also described by a JSON Schema, `schemas/<project>.schema.json` "
         "(`uv run gh-runner schema PROJECT` prints it); the first line of every committed "
-        "`Pulumi.dev.yaml` points editors with the YAML language server at it. The schema checks "
-        "key names, types, allowed values and bounds; rules of names and across keys (DNS "
-        "names, pinned images, unique volumes...) are the loader's, reported by "
-        "`uv run gh-runner render` and `pulumi preview`.",
+        "`Pulumi.dev.yaml` points editors with the YAML language server at it. The schema and "
+        "the loader accept the same files, save for what a schema cannot say: rules across keys "
+        "(unique volume names and mount paths, requests within limits, tolerations, an image "
+        "new enough for `minRunnerVersion`...), TOML and CIDR parsing, and Kubernetes' own "
+        "checks of `affinity` and `extraEgress`. Those are the loader's, reported by "
+        "`uv run gh-runner render` and `pulumi preview`, every problem at once (the list, with "
+        "each reason: `tests/test_contract.py`).",
         "",
         "Projects: " + ", ".join(f"[{c.project}](#{c.project})" for c in CONTRACTS) + ".",
         "",

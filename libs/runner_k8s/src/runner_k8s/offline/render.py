@@ -25,9 +25,9 @@ DEFAULT_STACK_DIRS = tuple(s.directory for s in KUBERNETES_STACKS)
 
 def render_stack(stack_dir: Path, stack: str, warnings: list[str] | None = None) -> list[Manifest]:
     """The stack's objects; what its program would warn about at preview goes to ``warnings``."""
-    config = load_stack_config(stack_dir, stack)
+    config = load_stack_config(stack_dir, stack, collect=True)
     if config.project == SHARED_PROJECT:
-        return shared_manifests(load_shared(config.values, config.secret_paths))
+        return shared_manifests(load_shared(config.values, config.secret_paths, config.problems))
     if config.project in FLEET_PROJECTS or "runner" in config.values:
         fleet = load_fleet_stack(stack_dir, stack, config)
         if warnings is not None:

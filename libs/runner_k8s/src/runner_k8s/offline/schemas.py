@@ -52,8 +52,6 @@ class ProjectContract:
     secret_only: tuple[str, ...] = ()
     # Whether `provider`'s string options may be secret.
     secret_provider: bool = False
-    # Namespaces other than the project's that a key may use, as `namespace:key`.
-    other_namespaces: tuple[str, ...] = ()
     # Keys of other namespaces the program reads: {key: (JSON Schema, required)}.
     namespaced_keys: tuple[tuple[str, dict[str, Any], bool], ...] = ()
 
@@ -77,7 +75,6 @@ CONTRACTS: tuple[ProjectContract, ...] = (
         "with `githubToken`, the registration Secret.",
         secret_only=("githubToken",),
         secret_provider=True,
-        other_namespaces=("kubernetes", "pulumi"),
     ),
     *(
         ProjectContract(
@@ -86,7 +83,6 @@ CONTRACTS: tuple[ProjectContract, ...] = (
             f"One fleet of runners ({fleet.short_name}): its Deployment and, when enabled, its "
             "egress NetworkPolicy.",
             secret_provider=True,
-            other_namespaces=("kubernetes", "pulumi"),
         )
         for fleet in FLEET_STACKS
     ),
@@ -94,7 +90,6 @@ CONTRACTS: tuple[ProjectContract, ...] = (
         BOOTSTRAP_STACK,
         BootstrapSettings,
         "The GCS state bucket and the Cloud KMS keys of every gh-runner stack.",
-        other_namespaces=("gcp", "pulumi"),
         namespaced_keys=((PROJECT_KEY, _GCP_PROJECT_SCHEMA, True),),
     ),
 )
@@ -123,7 +118,15 @@ def _tidy(node: Any) -> Any:
         tidy["description"] = " ".join(tidy["description"].split())
     if "patternProperties" in tidy and "additionalProperties" not in tidy:
         tidy["additionalProperties"] = False
+    if tidy.get("type") == "object" and "properties" not in tidy and "not" not in tidy:
+        # A map whose keys are the operator's (env, nodeSelector...) would take `secure` as a
+        # key; Pulumi reads `{secure: ...}` as a secret wherever it stands, and the loader
+        # refuses a secret there, so the schema does too.
+        tidy["not"] = _A_SECRET
     return tidy
+
+
+_A_SECRET = {"required": ["secure"], "maxProperties": 1}
 
 
 def _with_secure(schema: dict[str, Any]) -> dict[str, Any]:
@@ -179,16 +182,18 @@ def config_schema(project: str) -> dict[str, Any]:
     for key, schema in keys.items():
         properties[key] = schema
         properties[f"{project}:{key}"] = schema
-    # A required key may be written either way: one of the two spellings must be there.
+    # A required key may be written either way: one of the two spellings must be there. Both
+    # at once are one key written twice, which the loader refuses.
     required: list[dict[str, Any]] = [
         {"anyOf": [{"required": [key]}, {"required": [f"{project}:{key}"]}]}
         for key in model_schema.get("required", [])
     ]
+    required += [{"not": {"type": "object", "required": [key, f"{project}:{key}"]}} for key in keys]
     for key, schema, is_required in spec.namespaced_keys:
         properties[key] = schema
         if is_required:
             required.append({"required": [key]})
-    namespaces = "|".join(spec.other_namespaces)
+    namespaces = "|".join(spec.stack.other_namespaces)
     config: dict[str, Any] = {
         "type": "object",
         "description": f"Stack config of {project}: each key bare or as `{project}:KEY`.",
@@ -212,7 +217,7 @@ def stack_file_schema(project: str) -> dict[str, Any]:
     spec = contract(project)
     parts = config_schema(project)
     config = parts["config"]
-    has_required = "allOf" in config
+    has_required = any("not" not in rule for rule in config.get("allOf", []))
     top: dict[str, Any] = {
         "$schema": JSON_SCHEMA_DIALECT,
         "title": f"Pulumi.<stack>.yaml of {project}",

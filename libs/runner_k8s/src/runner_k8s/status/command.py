@@ -114,7 +114,7 @@ def load_target(
     """The runner stack's fleet, or None for the shared stack (it runs no fleet)."""
     where = str(stack_file(stack_dir, stack))
     try:
-        config = load_stack_config(stack_dir, stack)
+        config = load_stack_config(stack_dir, stack, collect=True)
     except ConfigError as exc:
         raise ConfigError([in_file(Path(where), p) for p in exc.problems]) from None
     if config.project == SHARED_PROJECT:
