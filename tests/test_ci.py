@@ -35,3 +35,16 @@ def test_ci_builds_every_toolchain() -> None:
     for script in scripts:
         built = [line for line in ci if f"bash scripts/{script.name} >/dev/null" in line]
         assert built, f"{CI} does not build {script.name}"
+
+
+def test_ci_runs_the_readme_quickstart_verbatim() -> None:
+    """A missing install step must fail CI, not a user's laptop: CI runs the README's commands."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Quickstart", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+    assert len(commands) == 3, commands  # set up, test, the main job
+    ci = [line.strip() for line in CI.read_text().splitlines()]
+    for command in commands:
+        # run_pytest ARGS is `uv run pytest ARGS` with pytest's "no tests" made a failure.
+        as_ci = command.replace("uv run pytest", "run_pytest", 1)
+        assert any(line.startswith(as_ci) for line in ci), f"{CI} does not run `{command}`"
