@@ -404,8 +404,18 @@ def test_diff_never_prints_a_secrets_data(
     assert result.returncode == 1, result.stderr
     assert token not in result.stdout and "ghp_secret" not in result.stdout
     assert "Z2hw" not in result.stdout
-    assert "  ~ stringData.github-pat: changed   (a Secret's values are not shown)" in result.stdout
-    assert "  - data: {'github-pat': '<hidden>'}   (only in the file)" in result.stdout
+    # The render's token is a `secure:` value, never decrypted: its Secret is compared by key,
+    # and the value is named as not compared rather than reported as drift.
+    assert "github-pat: changed" not in result.stdout
+    assert (
+        "note: Secret my-reforge-ai/gh-runner-github-token: data.github-pat not compared "
+        "(a secret config value, never decrypted offline)"
+    ) in result.stdout.splitlines()
+    # kubectl's copy of the data, in a file that is not --live, is a difference: hidden.
+    assert (
+        "  - metadata.annotations: "
+        "{'kubectl.kubernetes.io/last-applied-configuration': '<hidden>'}   (only in the file)"
+    ) in result.stdout.splitlines()
 
 
 def test_argument_errors_exit_2_on_one_line(
@@ -421,7 +431,6 @@ def test_argument_errors_exit_2_on_one_line(
     assert not_a_dir.read_text() == "kept\n"
     for args, message in (
         (["render", "--bogus"], "gh-runner: unrecognized arguments: --bogus"),
-        (["diff"], "gh-runner diff: the following arguments are required: FILE"),
         (["render", "--format", "xml"], "gh-runner render: argument --format: invalid choice"),
         (["render", "--stack"], "gh-runner render: argument --stack: expected one argument"),
     ):
@@ -431,6 +440,37 @@ def test_argument_errors_exit_2_on_one_line(
         captured = capsys.readouterr()
         [line] = captured.err.splitlines()
         assert line.startswith(message), line
+
+
+def test_diff_takes_files_or_the_cluster(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    both = "gh-runner: FILE: give the files to compare with, or --cluster, not both"
+    assert bad_input(capsys, ["diff"]) == both
+    assert bad_input(capsys, ["diff", "--cluster", "live.yaml"]) == both
+    assert bad_input(capsys, ["diff", "--context", "prod", "live.yaml"]) == (
+        "gh-runner: --kubeconfig/--context: only with --cluster"
+    )
+
+
+def test_diff_cluster_unreachable_is_one_line(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A kubeconfig naming a port nothing listens on: exit 2 and one line naming the server.
+    kubeconfig = tmp_path / "kubeconfig"
+    server = "https://127.0.0.1:9"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    line = bad_input(capsys, ["diff", "--cluster", "--kubeconfig", str(kubeconfig)])
+    assert line.startswith(f"gh-runner: cannot reach the cluster at {server}"), line
 
 
 def test_diff_refuses_two_stacks_rendering_one_object(

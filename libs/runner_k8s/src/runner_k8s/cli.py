@@ -1,9 +1,10 @@
 """``gh-runner``: the offline view of the stacks, for a laptop with no cluster and no cloud, and
-``status``, the one command that asks the cluster and GitHub whether the fleets serve jobs.
+``status``, which asks the cluster and GitHub whether the fleets serve jobs, and
+``diff --cluster``, which reads the live objects.
 
 argparse rather than typer: three subcommands do not justify another dependency.
 Exit codes: 0 done / no drift / healthy, 1 drift / degraded, 2 bad config or bad arguments (and,
-for status, a cluster or GitHub that could not be asked).
+for status and diff --cluster, a cluster or GitHub that could not be asked).
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from runner_k8s import exit_codes
 from runner_k8s.errors import ConfigError
 from runner_k8s.kube.markers import SECRET_MARKER
 from runner_k8s.kube.objects import Manifest
 from runner_k8s.stacks import KUBERNETES_STACKS, find_repo_root
+
+if TYPE_CHECKING:
+    from runner_k8s.offline.drift import Drift
 
 # Each command imports what it needs when it runs (the config models, the Pulumi SDK, httpx,
 # lightkube): start-up is most of what an offline command costs.
@@ -108,18 +112,57 @@ def _diff(args: argparse.Namespace) -> int:
     from runner_k8s.offline.manifest_files import check_unique, read_manifests
     from runner_k8s.offline.render import render_stacks
 
+    if args.cluster == bool(args.files):
+        raise ConfigError.at("FILE", "give the files to compare with, or --cluster, not both")
+    if not args.cluster and (args.kubeconfig or args.context):
+        raise ConfigError.at("--kubeconfig/--context", "only with --cluster")
+    stack_dirs = _stack_dirs(args.stack_dir)
     # render_stacks refuses two stacks rendering one object; the files are checked here.
-    rendered = render_stacks(_stack_dirs(args.stack_dir), args.stack)
+    rendered = render_stacks(stack_dirs, args.stack)
+    if args.cluster:
+        return _diff_cluster(args, stack_dirs, rendered)
     in_files = [found for f in args.files for found in read_manifests(Path(f))]
     problems = check_unique(in_files)
     if problems:
         raise ConfigError(problems)
     applied = [found.manifest for found in in_files]
-    drift = compare(rendered, applied, live=args.live)
+    return _report(compare(rendered, applied, live=args.live), len(rendered), ", ".join(args.files))
+
+
+def _diff_cluster(
+    args: argparse.Namespace, stack_dirs: list[Path], rendered: list[Manifest]
+) -> int:
+    """The render against the live objects, read from each stack's cluster."""
+    # Imported here: lightkube would slow down the offline commands' start-up.
+    from runner_k8s.offline.drift import compare
+    from runner_k8s.offline.render import render_stack
+    from runner_k8s.status.cluster import ClusterError
+    from runner_k8s.status.live_objects import read_cluster, stack_cluster
+
+    by_cluster: dict[tuple[str | None, str | None], list[Manifest]] = {}
+    for stack_dir in stack_dirs:
+        where = stack_cluster(stack_dir, args.stack, args.kubeconfig, args.context)
+        by_cluster.setdefault(where, []).extend(render_stack(stack_dir, args.stack))
+    live: list[Manifest] = []
+    as_stored: dict[str, Manifest] = {}
+    try:
+        for where, manifests in by_cluster.items():
+            found, stored = read_cluster(manifests, where)
+            live += found
+            as_stored |= stored
+    except ClusterError as exc:
+        print(f"gh-runner: {' '.join(str(exc).split())}", file=sys.stderr)
+        return exit_codes.UNREACHABLE
+    drift = compare(rendered, live, live=True, as_stored=as_stored)
+    return _report(drift, len(rendered), "the cluster", source="cluster")
+
+
+def _report(drift: Drift, objects: int, where: str, source: str = "file") -> int:
+    notes = [f"note: {n}" for n in drift.notes()]
     if drift.clean:
-        print(f"no drift: {len(rendered)} object(s) match {', '.join(args.files)}")
+        print("\n".join([f"no drift: {objects} object(s) match {where}", *notes]))
         return exit_codes.OK
-    print(drift.report())
+    print("\n".join([drift.report(source), *notes]))
     return exit_codes.DRIFT
 
 
@@ -239,8 +282,9 @@ def parser() -> argparse.ArgumentParser:
 
     diff = commands.add_parser(
         "diff",
-        help="compare the render with manifests in files",
-        description="Compare the render with the manifests in FILE semantically; exit 1 on drift.",
+        help="compare the render with manifests in files, or with the cluster",
+        description="Compare the render with the manifests in FILE, or with the live objects "
+        "(--cluster), semantically; exit 1 on drift, 2 on bad input or an unreachable cluster.",
     )
     _stack_option(diff)
     diff.add_argument(
@@ -253,10 +297,25 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--live",
         action="store_true",
-        help="FILE was read back from the cluster (kubectl get -o yaml): ignore fields only it "
-        "has, such as status and server-side defaults",
+        help="FILE was read back from the cluster (kubectl get -o yaml): what only the server "
+        "or a tool adds (status, server defaults, managed metadata) is no drift, any other "
+        "field only the cluster has is reported as set in the cluster",
     )
-    diff.add_argument("files", nargs="+", metavar="FILE")
+    diff.add_argument(
+        "--cluster",
+        action="store_true",
+        help="read the live objects from each stack's cluster instead of FILE (and ask the "
+        "cluster, by a dry-run create, which fields are its defaults)",
+    )
+    diff.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="with --cluster; default: the stack's provider.kubeconfig",
+    )
+    diff.add_argument(
+        "--context", help="with --cluster: kubeconfig context (default: provider.context)"
+    )
+    diff.add_argument("files", nargs="*", metavar="FILE")
     diff.set_defaults(handler=_diff)
 
     status = commands.add_parser(
