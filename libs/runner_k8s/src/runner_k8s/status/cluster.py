@@ -5,7 +5,8 @@ commands never load it); the facts are parsed from the API's JSON shape by pure 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -184,14 +185,22 @@ class KubernetesCluster:
             raise ClusterError(f"cannot use the kubeconfig: {exc}") from None
 
     def facts(self, fleet: Fleet) -> ClusterFacts:
+        with self.asking(f"a read of {fleet.namespace}/{fleet.name}"):
+            facts = self._facts(fleet)
+        return facts
+
+    @contextmanager
+    def asking(self, what: str) -> Iterator[None]:
+        """Every failure of the requests in the block as one ClusterError line; ``what`` says
+        what was asked ("a read of ns/name")."""
         import httpx2
         from lightkube import ApiError, ConfigError
 
         try:
-            return self._facts(fleet)
+            yield
         except ApiError as exc:
             raise ClusterError(
-                f"the cluster at {self.server} refused to read {fleet.namespace}/{fleet.name}: "
+                f"the cluster at {self.server} refused {what}: "
                 f"{exc.status.code} {exc.status.reason}: {exc.status.message}"
             ) from None
         except httpx2.HTTPStatusError as exc:
@@ -199,7 +208,7 @@ class KubernetesCluster:
             answer = exc.response
             raise ClusterError(
                 f"the cluster at {self.server} answered {answer.status_code} "
-                f"{answer.reason_phrase} to a read of {fleet.namespace}/{fleet.name}"
+                f"{answer.reason_phrase} to {what}"
             ) from None
         except httpx2.HTTPError as exc:
             raise ClusterError(f"cannot reach the cluster at {self.server}: {exc}") from None

@@ -24,6 +24,7 @@ import httpx
 
 from runner_k8s import exit_codes
 from runner_k8s.config.fleet import in_file, load_fleet_stack
+from runner_k8s.config.provider import ProviderConfig
 from runner_k8s.config.shared import SharedConfig
 from runner_k8s.config.stackfile import load_stack_config, stack_file
 from runner_k8s.errors import ConfigError
@@ -125,14 +126,7 @@ def load_target(
     scope = scope or scope_from_shared(
         shared.github_url, shared.github_repo, str(loaded.shared_file)
     )
-    provider = runner_stack.provider
-    if kubeconfig is None and provider.kubeconfig is not None:
-        if provider.kubeconfig == SECRET_MARKER:
-            raise ConfigError.at(
-                f"{where}: provider.kubeconfig",
-                "is a secret, never decrypted here; pass --kubeconfig",
-            )
-        kubeconfig = provider_kubeconfig(provider.kubeconfig, stack_dir)
+    kubeconfig, context = cluster_of(runner_stack.provider, stack_dir, stack, kubeconfig, context)
     runner = runner_stack.runner
     fleet = Fleet(
         stack=where,
@@ -144,7 +138,26 @@ def load_target(
         scope=scope,
         api=(api or api_from_shared(shared)).rstrip("/"),
     )
-    return Target(fleet, kubeconfig, context or provider.context)
+    return Target(fleet, kubeconfig, context)
+
+
+def cluster_of(
+    provider: ProviderConfig,
+    stack_dir: Path,
+    stack: str,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+) -> tuple[str | None, str | None]:
+    """Where a stack's objects live: the kubeconfig and context the command line names, else
+    the stack's `provider.kubeconfig` and `provider.context`."""
+    if kubeconfig is None and provider.kubeconfig is not None:
+        if provider.kubeconfig == SECRET_MARKER:
+            raise ConfigError.at(
+                f"{stack_file(stack_dir, stack)}: provider.kubeconfig",
+                "is a secret, never decrypted here; pass --kubeconfig",
+            )
+        kubeconfig = provider_kubeconfig(provider.kubeconfig, stack_dir)
+    return kubeconfig, context or provider.context
 
 
 def provider_kubeconfig(value: str, stack_dir: Path) -> str:

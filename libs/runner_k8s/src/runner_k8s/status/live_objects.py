@@ -7,21 +7,18 @@ created). Imported only by ``diff --cluster``: the offline commands never load l
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
 from pathlib import Path
 from typing import Any
 
 from runner_k8s.config.fleet import load_fleet_stack
 from runner_k8s.config.provider import ProviderConfig
 from runner_k8s.config.shared import load_shared
-from runner_k8s.config.stackfile import load_stack_config, stack_file
-from runner_k8s.errors import ConfigError
-from runner_k8s.kube.markers import SECRET_MARKER
+from runner_k8s.config.stackfile import load_stack_config
 from runner_k8s.kube.objects import Manifest, object_id
 from runner_k8s.stacks import SHARED_PROJECT
-from runner_k8s.status.cluster import ClusterError, KubernetesCluster
-from runner_k8s.status.command import provider_kubeconfig
+from runner_k8s.status.cluster import KubernetesCluster
+from runner_k8s.status.command import cluster_of
 
 # The resource (plural) of each kind the stacks register; another kind is asked as <kind>s.
 PLURALS = {"NetworkPolicy": "networkpolicies"}
@@ -38,51 +35,31 @@ def stack_cluster(
         provider = load_shared(config.values, config.secret_paths).provider
     else:
         provider = load_fleet_stack(stack_dir, stack, config).config.provider
-    if kubeconfig is None and provider.kubeconfig is not None:
-        if provider.kubeconfig == SECRET_MARKER:
-            raise ConfigError.at(
-                f"{stack_file(stack_dir, stack)}: provider.kubeconfig",
-                "is a secret, never decrypted here; pass --kubeconfig",
-            )
-        kubeconfig = provider_kubeconfig(provider.kubeconfig, stack_dir)
-    return kubeconfig, context or provider.context
+    return cluster_of(provider, stack_dir, stack, kubeconfig, context)
+
+
+@functools.cache
+def _generic_resource(group: str, version: str, kind: str) -> Any:
+    """lightkube's class for a kind, as raw JSON (no typed model to drop a field it does not
+    know). Made once per process: lightkube refuses a second class for the core group's kinds."""
+    from lightkube.generic_resource import create_namespaced_resource
+
+    return create_namespaced_resource(group, version, kind, PLURALS.get(kind, kind.lower() + "s"))
 
 
 class LiveObjects(KubernetesCluster):
     """Reads of one cluster for the diff: an object, and a dry-run create of its render."""
 
     def _resource(self, manifest: Manifest) -> Any:
-        from lightkube.generic_resource import create_namespaced_resource
-
         group, _, version = str(manifest["apiVersion"]).rpartition("/")
-        kind = str(manifest["kind"])
-        return create_namespaced_resource(
-            group, version, kind, PLURALS.get(kind, kind.lower() + "s")
-        )
-
-    @contextmanager
-    def _asking(self, what: str) -> Iterator[None]:
-        import httpx2
-        from lightkube import ApiError, ConfigError
-
-        try:
-            yield
-        except ApiError as exc:
-            raise ClusterError(
-                f"the cluster at {self.server} refused {what}: "
-                f"{exc.status.code} {exc.status.reason}: {exc.status.message}"
-            ) from None
-        except httpx2.HTTPError as exc:
-            raise ClusterError(f"cannot reach the cluster at {self.server}: {exc}") from None
-        except (ConfigError, OSError) as exc:
-            raise ClusterError(f"cannot use the kubeconfig: {exc}") from None
+        return _generic_resource(group, version, str(manifest["kind"]))
 
     def read(self, manifest: Manifest) -> Manifest | None:
         """The live object, or None when the cluster has none of that name."""
         from lightkube import ApiError
 
         meta = manifest["metadata"]
-        with self._asking(f"to read {object_id(manifest)}"):
+        with self.asking(f"a read of {object_id(manifest)}"):
             try:
                 found = self._client.get(
                     self._resource(manifest), meta["name"], namespace=meta.get("namespace")
@@ -101,7 +78,7 @@ class LiveObjects(KubernetesCluster):
         meta = scratch["metadata"]
         meta["generateName"] = f"{meta.pop('name')}-"
         resource = self._resource(manifest)
-        with self._asking(f"a dry-run create of {object_id(manifest)}"):
+        with self.asking(f"a dry-run create of {object_id(manifest)}"):
             stored = self._client.create(
                 resource(scratch), namespace=meta.get("namespace"), dry_run=True
             )
