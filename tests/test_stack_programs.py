@@ -49,6 +49,8 @@ def test_one_explicit_provider_with_adoption_options(repo: Path, stack: str) -> 
     [provider] = run.of_type(PROVIDER)
     assert provider.inputs["upsertExistingObjects"] == "true"
     assert provider.inputs["enableConfigMapMutable"] == "true"
+    # No force unless asked for: a conflict with a hand edit stops `up`.
+    assert "enablePatchForce" not in provider.inputs
     for obj in kubernetes_objects(run):
         assert obj.provider.startswith(f"urn:pulumi:dev::{run.project}::")
         assert f"{PROVIDER}::{provider.name}" in obj.provider, obj.name
@@ -61,6 +63,7 @@ def test_provider_options_come_from_config(repo_copy: Path, edit_config: EditCon
             "kubeconfig": "apiVersion: v1\nkind: Config\n",
             "upsertExistingObjects": False,
             "enableConfigMapMutable": False,
+            "patchForce": True,
         }
 
     edit_config(repo_copy, "shared", change)
@@ -71,6 +74,7 @@ def test_provider_options_come_from_config(repo_copy: Path, edit_config: EditCon
         "kubeconfig": SECRET_MARKER,
         "upsertExistingObjects": "false",
         "enableConfigMapMutable": "false",
+        "enablePatchForce": "true",
     }
 
 

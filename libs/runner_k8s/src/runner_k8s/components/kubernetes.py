@@ -34,6 +34,9 @@ def kubernetes_provider(config: ProviderConfig, name: str = "kubernetes") -> k8s
         kubeconfig=pulumi.Output.secret(config.kubeconfig) if config.kubeconfig else None,
         upsert_existing_objects=config.upsert_existing_objects,
         enable_config_map_mutable=config.enable_config_map_mutable,
+        # Unset rather than false: the SDK then reads PULUMI_K8S_ENABLE_PATCH_FORCE, the
+        # runbook's one-off spelling of the same switch.
+        enable_patch_force=True if config.patch_force else None,
         render_yaml_to_directory=config.render_yaml_to_directory,
     )
 

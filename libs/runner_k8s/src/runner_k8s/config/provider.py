@@ -32,6 +32,15 @@ class ProviderConfig(Model):
     """The provider's `enableConfigMapMutable`: update a ConfigMap in place instead of replacing it
     (delete, then create), which with a fixed name would briefly remove the codex config file.
     """
+    # Adopt objects whose fields kubectl set to other values: a reviewed line in the stack file
+    # instead of an environment variable on one operator's shell.
+    patch_force: bool = False
+    """The provider's `enablePatchForce`: every server-side apply takes over the fields another
+    field manager (kubectl's included) set to other values, instead of failing with a conflict.
+    For the `pulumi up` that adopts objects edited by hand since the config was written; set it
+    for that update, then remove it. `false` leaves the choice to the
+    `PULUMI_K8S_ENABLE_PATCH_FORCE` environment variable.
+    """
     # Leave objects in the cluster when Pulumi deletes them (hand the fleet back to kubectl).
     retain_on_delete: bool = False
     """Pulumi's `retainOnDelete` on every object: `pulumi destroy` (or a removal) forgets the object
