@@ -120,6 +120,44 @@ def test_second_up_refresh_and_preview_change_nothing(
     assert_no_restart(kubectl_made, managed(cluster))
 
 
+def test_upsert_off_after_adoption(
+    engine: Engine, cluster: Cluster, kubectl_made: dict[str, dict[str, Any]]
+) -> None:
+    """The runbook's step after adoption, `upsertExistingObjects: false`: the `up` that records
+    it changes the provider only (no object replaced: same uids, same templates), previews stay
+    clean, and a create that meets an existing object now fails instead of taking it over."""
+    uids = {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)}
+    for stack_dir in K8S_STACKS:
+        stack = engine.stack(stack_dir)
+        stack.set_config("provider.upsertExistingObjects", auto.ConfigValue("false"), path=True)
+        result = engine.up(stack)
+        assert (result.summary.resource_changes or {}).get("update") == 1, stack_dir
+        engine.preview(stack, expect_no_changes=True)
+    assert {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)} == uids
+    assert_no_restart(kubectl_made, managed(cluster))
+
+    # The ConfigMap forgotten by the shared stack: its next `up` plans a create, which now
+    # meets the live object and stops.
+    shared = engine.stack("shared")
+    [urn] = [
+        r["urn"]
+        for r in engine.export("shared")["deployment"]["resources"]
+        if r["type"] == "kubernetes:core/v1:ConfigMap"
+    ]
+    forgotten = engine.cli("shared", "state", "delete", urn, "--yes", "--stack", "dev")
+    assert forgotten.returncode == 0, forgotten.stderr
+    with pytest.raises(auto.CommandError) as refused:
+        engine.up(shared)
+    assert "already exists" in str(refused.value), str(refused.value)[-2000:]
+    assert {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)} == uids
+    # Back to the default, which adopts it again in place.
+    for stack_dir in K8S_STACKS:
+        stack = engine.stack(stack_dir)
+        stack.set_config("provider.upsertExistingObjects", auto.ConfigValue("true"), path=True)
+        engine.up(stack)
+    assert {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)} == uids
+
+
 def test_config_edit_updates_in_place_and_rolls_the_fleet(engine: Engine, cluster: Cluster) -> None:
     codex = engine.stack("codex-runner")
     codex.set_config("runner.rolloutOnConfigChange", auto.ConfigValue("true"), path=True)

@@ -683,18 +683,12 @@ def test_missing_or_older_shared_stack_touches_nothing(
     assert_converged(engine, cluster)
 
 
-def _gh_runner_diff(
-    engine: Engine, cluster: Cluster, tmp_path: Path
-) -> subprocess.CompletedProcess[str]:
-    """`gh-runner diff --live` of the rendered objects, read back with kubectl as an operator
-    would: `kubectl get ... -o yaml > live.yaml`."""
-    names = [f"{m['kind'].lower()}/{m['metadata']['name']}" for m in rendered(engine)]
-    live = cluster.kubectl("get", *names, "-n", cluster.namespace, "-o", "yaml")
-    path = tmp_path / "live.yaml"
-    path.write_text(live.stdout)
+def _gh_runner_diff(engine: Engine, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`gh-runner diff --cluster` of the stacks, as an operator runs it: each stack's
+    `provider.kubeconfig` names the cluster."""
     stack_dirs = [a for s in K8S_STACKS for a in ("--stack-dir", str(engine.stack_dir(s)))]
     return subprocess.run(
-        [sys.executable, "-m", "runner_k8s.cli", "diff", "--live", *stack_dirs, str(path)],
+        [sys.executable, "-m", "runner_k8s.cli", "diff", "--cluster", *stack_dirs],
         capture_output=True,
         text=True,
         timeout=120,
@@ -719,7 +713,7 @@ def live_drift(cluster: Cluster) -> tuple[str, int]:
 def test_kubectl_edits_are_shown_and_forced_back(
     converged: None, engine: Engine, cluster: Cluster, tmp_path: Path
 ) -> None:
-    """kubectl changes an image and scales a fleet. `gh-runner diff --live` reports both;
+    """kubectl changes an image and scales a fleet. `gh-runner diff --cluster` reports both;
     `pulumi preview --refresh` shows both and fails on the Server-Side Apply conflict; a plain
     `up` does not see them; `up --refresh` is refused by the same conflict; `up --refresh
     --skip-preview` takes the image back but not the scale (set through a subresource);
@@ -734,7 +728,7 @@ def test_kubectl_edits_are_shown_and_forced_back(
     )
     cluster.kubectl("scale", "deployment/gemini-gh-runner", "--replicas=5", "-n", namespace)
 
-    diff = _gh_runner_diff(engine, cluster, tmp_path)
+    diff = _gh_runner_diff(engine, tmp_path)
     print(diff.stdout)
     assert diff.returncode == 1, diff.stdout + diff.stderr
     assert f"image: '{tampered}' -> '{pinned_image}'" in diff.stdout
@@ -886,4 +880,29 @@ def test_adopting_what_kubectl_changed_needs_force(
     assert follow_up.startswith("exit 0"), follow_up
     expect_no_changes(engine, SHARED)
     assert cluster.get(config_map)["metadata"]["uid"] == uid
+    assert_converged(engine, cluster)
+
+
+def test_adopting_what_kubectl_changed_with_the_patch_force_switch(
+    converged: None, engine: Engine, cluster: Cluster
+) -> None:
+    """The same forced adoption as a reviewed stack-file line, `provider.patchForce: true`,
+    instead of the environment variable: adopted in place; removing the line, the next `up`
+    updates the provider only, and the stack is then without changes."""
+    [config_map] = [m for m in rendered(engine) if m["kind"] == "ConfigMap"]
+    data = {key: value + "\n# by hand, again\n" for key, value in config_map["data"].items()}
+    _forget_and_reapply_config_map(engine, cluster, data)
+    uid = cluster.get(config_map)["metadata"]["uid"]
+
+    shared = engine.stack(SHARED)
+    set_config(shared, "provider.patchForce", "true")
+    forced = _run(engine, SHARED, "up", "--yes")
+    assert forced.startswith("exit 0"), forced
+    adopted = cluster.get(config_map)
+    assert adopted["metadata"]["uid"] == uid
+    assert adopted["data"] == config_map["data"]
+    shared.remove_config("provider.patchForce", path=True)
+    follow_up = _run(engine, SHARED, "up", "--yes")
+    assert follow_up.startswith("exit 0") and "1 updated" in follow_up, follow_up
+    expect_no_changes(engine, SHARED)
     assert_converged(engine, cluster)

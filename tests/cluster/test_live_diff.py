@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi.automation as auto
 import pytest
 import yaml
 
 from gh_runner_harness.cluster import Cluster
+from gh_runner_harness.engine import Engine
 from gh_runner_harness.paths import K8S_STACKS, REPO
 from runner_k8s.build.fleet import runner_manifests
 from runner_k8s.build.shared_objects import github_token_secret
@@ -206,3 +208,87 @@ def test_a_secret_is_compared_by_value(cluster: Cluster, as_rendered: list[Manif
 def secret_key(secret: Manifest) -> str:
     [key] = secret["stringData"]
     return str(key)
+
+
+# --- what `pulumi up` does with a field set in the cluster ------------------------------------
+
+
+def _run(engine: Engine, stack_dir: str, *command: str, **kwargs: Any) -> str:
+    done = engine.cli(stack_dir, *command, "--stack", "dev", **kwargs)
+    print(f"--- {stack_dir}: pulumi {' '.join(command)}: exit {done.returncode}")
+    return f"exit {done.returncode}\n{done.stdout}{done.stderr}"
+
+
+def _forget(engine: Engine, stack_dir: str, resource_type: str) -> None:
+    """Drop the stack's resources of that type from its state (the object stays live)."""
+    for resource in engine.export(stack_dir)["deployment"].get("resources") or []:
+        if resource["type"] == resource_type:
+            forgotten = _run(engine, stack_dir, "state", "delete", resource["urn"], "--yes")
+            assert forgotten.startswith("exit 0"), forgotten
+
+
+def hand_edits(deployment: dict[str, Any]) -> dict[str, Any]:
+    """What the edits of `_edit_by_hand` left on a live Deployment."""
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    return {
+        "env DEBUG": [e for e in container.get("env", []) if e["name"] == "DEBUG"],
+        "hostNetwork": spec.get("hostNetwork"),
+        "nodeSelector": spec.get("nodeSelector"),
+        "annotation owner": (deployment["metadata"].get("annotations") or {}).get("owner"),
+    }
+
+
+EDITED = {
+    "env DEBUG": [{"name": "DEBUG", "value": "1"}],
+    "hostNetwork": True,
+    "nodeSelector": {"pool": "big"},
+    "annotation owner": "me",
+}
+GONE = {"env DEBUG": [], "hostNetwork": None, "nodeSelector": None, "annotation owner": None}
+
+
+def _edit_by_hand(cluster: Cluster, name: str) -> None:
+    kubectl_in(cluster, "set", "env", f"deployment/{name}", "DEBUG=1")
+    patch(cluster, name, {"spec": {"template": {"spec": {"hostNetwork": True}}}})
+    patch(cluster, name, {"spec": {"template": {"spec": {"nodeSelector": {"pool": "big"}}}}})
+    kubectl_in(cluster, "annotate", f"deployment/{name}", "owner=me")
+
+
+def test_what_pulumi_up_does_with_fields_set_in_the_cluster(
+    engine: Engine, cluster: Cluster, rendered: list[Manifest]
+) -> None:
+    """A Deployment made by `kubectl apply`, edited by hand (kubectl set env, patch, annotate),
+    then adopted by `pulumi up`: the adopting `up` leaves every hand edit in place; the first
+    update after it takes kubectl's fields over and removes them."""
+    stack_dirs = [engine.stack_dir(s) for s in K8S_STACKS]
+    workspace_render = render_stacks(stack_dirs, "dev")
+    [deployment] = [
+        m for m in workspace_render if m["kind"] == "Deployment" and m["metadata"]["name"] == CODEX
+    ]
+    _forget(engine, "codex-runner", "kubernetes:apps/v1:Deployment")
+    cluster.kubectl("delete", "deployment", CODEX, "-n", cluster.namespace)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(deployment))
+    _edit_by_hand(cluster, CODEX)
+    assert hand_edits(cluster.get_named("Deployment", CODEX)) == EDITED
+    assert engine.up(engine.stack("shared")).summary.result == "succeeded"
+
+    adopted = _run(engine, "codex-runner", "up", "--yes", "--skip-preview")
+    assert adopted.startswith("exit 0"), adopted
+    live = cluster.get_named("Deployment", CODEX)
+    assert hand_edits(live) == EDITED, "the adopting up changed a hand edit"
+    print("managers after adoption:", managers(live))
+
+    codex = engine.stack("codex-runner")
+    codex.set_config(
+        'runner.podAnnotations["test.gh-runner/live-diff"]', auto.ConfigValue("1"), path=True
+    )
+    first_change = _run(engine, "codex-runner", "up", "--yes", "--skip-preview")
+    assert first_change.startswith("exit 0"), first_change
+    live = cluster.get_named("Deployment", CODEX)
+    print("managers after the first change:", managers(live))
+    assert hand_edits(live) == GONE, "the first update after adoption left a hand edit"
+
+
+def managers(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f["manager"], f["operation"]) for f in obj["metadata"].get("managedFields", [])]
