@@ -136,25 +136,31 @@ def test_upsert_off_after_adoption(
     assert {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)} == uids
     assert_no_restart(kubectl_made, managed(cluster))
 
-    # The ConfigMap forgotten by the shared stack: its next `up` plans a create, which now
-    # meets the live object and stops.
-    shared = engine.stack("shared")
-    [urn] = [
-        r["urn"]
-        for r in engine.export("shared")["deployment"]["resources"]
-        if r["type"] == "kubernetes:core/v1:ConfigMap"
+    # A new object of the stack that kubectl made first (the codex egress policy): its create
+    # now meets the live object and stops, leaving it as kubectl made it.
+    codex = engine.stack("codex-runner")
+    codex.set_config("runner.networkPolicy.enabled", auto.ConfigValue("true"), path=True)
+    [policy] = [
+        m
+        for m in render_stack(engine.stack_dir("codex-runner"), "dev")
+        if m["kind"] == "NetworkPolicy"
     ]
-    forgotten = engine.cli("shared", "state", "delete", urn, "--yes", "--stack", "dev")
-    assert forgotten.returncode == 0, forgotten.stderr
-    with pytest.raises(auto.CommandError) as refused:
-        engine.up(shared)
-    assert "already exists" in str(refused.value), str(refused.value)[-2000:]
-    assert {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)} == uids
-    # Back to the default, which adopts it again in place.
-    for stack_dir in K8S_STACKS:
-        stack = engine.stack(stack_dir)
-        stack.set_config("provider.upsertExistingObjects", auto.ConfigValue("true"), path=True)
-        engine.up(stack)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(policy))
+    made = cluster.get(policy)["metadata"]["resourceVersion"]
+    try:
+        with pytest.raises(auto.CommandError) as refused:
+            engine.up(codex)
+        assert "already exists" in str(refused.value), str(refused.value)[-2000:]
+        assert cluster.get(policy)["metadata"]["resourceVersion"] == made
+    finally:
+        cluster.kubectl(
+            "delete", "networkpolicy", policy["metadata"]["name"], "-n", cluster.namespace
+        )
+        codex.set_config("runner.networkPolicy.enabled", auto.ConfigValue("false"), path=True)
+        for stack_dir in K8S_STACKS:
+            stack = engine.stack(stack_dir)
+            stack.set_config("provider.upsertExistingObjects", auto.ConfigValue("true"), path=True)
+            engine.up(stack)
     assert {cluster.key(o): o["metadata"]["uid"] for o in managed(cluster)} == uids
 
 
