@@ -116,6 +116,8 @@ def test_every_hand_edit_is_seen(edit: Any, line: str) -> None:
     edit(live)
     [reported] = report_of(live)
     assert reported.startswith(line + "   (set in the cluster, not in config"), reported
+    # Removing it (the next update does) changes the pod template: a new ReplicaSet.
+    assert reported.endswith("   (restarts the pods)") == (".template." in line), reported
 
 
 def test_a_scale_is_a_change_that_restarts_nothing() -> None:

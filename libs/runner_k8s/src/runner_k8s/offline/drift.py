@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -91,10 +91,15 @@ TOOL_ANNOTATIONS = (
     "deployment.kubernetes.io/revision",
 )
 TOOL_ANNOTATION_PREFIXES = ("pulumi.com/",)
-# What a field set in the cluster but absent from config becomes at `pulumi up`: measured on
-# the cluster tier (tests/cluster/test_live_diff.py).
+# What `pulumi up` does with a field set in the cluster but absent from config, measured on the
+# cluster tier with pulumi-kubernetes 4.32.0 (tests/cluster/test_live_diff.py): the adopting
+# `up` (an upsert) leaves it; every later update first takes over the fields of kubectl's field
+# managers (`kubectl-...`, not through a subresource) and then applies without it, so it goes.
 CLUSTER_ONLY = "set in the cluster, not in config"
-CLUSTER_ONLY_FATE = "`pulumi up` removes it if kubectl set it"
+CLUSTER_ONLY_FATE = (
+    "the next `pulumi up` that updates this object removes it if kubectl set it; "
+    "an adopting `up` leaves it"
+)
 
 
 class _Missing:
@@ -144,7 +149,7 @@ class Change:
         if self.in_cluster_only:
             return (
                 f"  ! {self.path}: {_show(self.applied, self.hidden)}"
-                f"   ({CLUSTER_ONLY}: {CLUSTER_ONLY_FATE})"
+                f"   ({CLUSTER_ONLY}: {CLUSTER_ONLY_FATE})" + restarts
             )
         if self.applied is _MISSING:
             return (
@@ -368,25 +373,13 @@ def diff_object(
         against_stored = _Walk(walk.ordered)
         against_stored.compare(stored, got)
         found = [c for c in found if c.rendered is not _MISSING] + [
-            Change(c.path, _MISSING, c.applied, in_cluster_only=True)
+            replace(c, rendered=_MISSING, in_cluster_only=True)
             for c in against_stored.out
             if c.path not in configured and c.applied is not _MISSING
         ]
     if kind == "Secret":
-        found = [c if _visible(c.path) else _hide(c) for c in found]
+        found = [c if _visible(c.path) else replace(c, hidden=True) for c in found]
     return ObjectDiff(found, walk.unknown)
-
-
-def _hide(change: Change) -> Change:
-    return Change(
-        change.path,
-        change.rendered,
-        change.applied,
-        reordered=change.reordered,
-        hidden=True,
-        restarts=change.restarts,
-        in_cluster_only=change.in_cluster_only,
-    )
 
 
 def changes(rendered: Manifest, applied: Manifest, live: bool = False) -> list[Change]:
