@@ -906,3 +906,49 @@ def test_adopting_what_kubectl_changed_with_the_patch_force_switch(
     assert follow_up.startswith("exit 0") and "1 updated" in follow_up, follow_up
     expect_no_changes(engine, SHARED)
     assert_converged(engine, cluster)
+
+
+def test_adopting_again_what_pulumi_managed_conflicts_with_its_old_field_manager(
+    converged: None, engine: Engine, cluster: Cluster
+) -> None:
+    """An object dropped from the state (`pulumi state delete`) and adopted again by the next
+    `up`: the adoption passes, but the earlier Pulumi field manager keeps its fields (the
+    provider takes over only kubectl's), so the next change of one conflicts with it.
+    `provider.patchForce` for that update takes it over."""
+    [config_map] = [m for m in rendered(engine) if m["kind"] == "ConfigMap"]
+    [urn] = [
+        r["urn"]
+        for r in engine.export(SHARED)["deployment"]["resources"]
+        if r["type"] == "kubernetes:core/v1:ConfigMap"
+    ]
+    uid = cluster.get(config_map)["metadata"]["uid"]
+    forgotten = _run(engine, SHARED, "state", "delete", urn, "--yes")
+    assert forgotten.startswith("exit 0"), forgotten
+    adopted = _run(engine, SHARED, "up", "--yes")
+    assert adopted.startswith("exit 0"), adopted
+    pulumi_managers = [
+        f["manager"]
+        for f in cluster.get(config_map)["metadata"]["managedFields"]
+        if f["manager"].startswith("pulumi-kubernetes")
+    ]
+    assert len(pulumi_managers) == 2, pulumi_managers
+
+    shared = engine.stack(SHARED)
+    toml = shared.get_config("codexConfig.configToml", path=True).value
+    set_config(shared, "codexConfig.configToml", toml + "\n# changed after re-adoption\n")
+    refused = _run(engine, SHARED, "up", "--yes", "--skip-preview")
+    assert refused.startswith("exit 1"), refused
+    assert 'conflict with "pulumi-kubernetes-' in refused, refused
+    set_config(shared, "provider.patchForce", "true")
+    forced = _run(engine, SHARED, "up", "--yes")
+    assert forced.startswith("exit 0"), forced
+    shared.remove_config("provider.patchForce", path=True)
+    follow_up = _run(engine, SHARED, "up", "--yes")
+    assert follow_up.startswith("exit 0"), follow_up
+    expect_no_changes(engine, SHARED)
+    assert cluster.get(config_map)["metadata"]["uid"] == uid
+    # A fleet with rolloutOnConfigChange follows the new digest.
+    for runner in RUNNERS:
+        done = _run(engine, runner, "up", "--yes")
+        assert done.startswith("exit 0"), done
+    assert_converged(engine, cluster)
