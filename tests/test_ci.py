@@ -25,7 +25,8 @@ def test_each_tier_is_out_of_the_default_run_and_in_ci() -> None:
     assert {"engine", "cluster", "state"} <= set(markers)
     for marker in markers:
         assert f"not {marker}" in options["addopts"], marker
-        assert f"run_pytest -m {marker}" in ci, f"{CI} does not run the {marker} tier"
+        runs = [line for line in ci if f"run_pytest -m {marker}" in line]
+        assert runs, f"{CI} does not run the {marker} tier"
 
 
 def test_ci_builds_every_toolchain() -> None:
