@@ -2,6 +2,6 @@
 with their field descriptions, which the reference and schema tests read (the CLI turns them on
 only for `schema` and `reference`)."""
 
-from runner_k8s.config.fields import describe_fields
+from runner_k8s.config.model import describe_fields
 
 describe_fields()

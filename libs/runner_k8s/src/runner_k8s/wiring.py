@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from runner_k8s.config.fields import DnsLabel, Model
+from runner_k8s.config.fields import DnsLabel
+from runner_k8s.config.model import Model
 from runner_k8s.config.runner import RunnerConfig
 from runner_k8s.config.shared import SecretKeyRef, SharedConfig
 from runner_k8s.errors import ConfigError, from_validation_error

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner_k8s.config.runner import InClusterService, RunnerConfig
+from runner_k8s.config.runner import RunnerConfig
+from runner_k8s.config.runner_egress import InClusterService
 from runner_k8s.kube.objects import Manifest, object_metadata
 from runner_k8s.wiring import SharedWiring
 

@@ -12,13 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from runner_k8s.config.fields import (
-    IPV4_ADDRESS,
-    Model,
-    misplaced_secrets,
-    parse_partly,
-    schema_only,
-)
+from runner_k8s.config.fields import IPV4_ADDRESS, schema_only
+from runner_k8s.config.model import Model, misplaced_secrets, parse_partly
 from runner_k8s.errors import ConfigError
 
 PROJECT_KEY = "gcp:project"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from runner_k8s.config.fields import (
-    Model,
-)
+from runner_k8s.config.model import Model
 
 # --- the Kubernetes provider -------------------------------------------------------------------
 

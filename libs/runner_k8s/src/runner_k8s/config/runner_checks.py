@@ -9,13 +9,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from runner_k8s.config.fields import (
-    KeyPath,
-    is_extended_resource,
-    misplaced_secrets,
-    normal_path,
-    parse_partly,
-)
+from runner_k8s.config.fields import is_extended_resource, normal_path
+from runner_k8s.config.model import KeyPath, misplaced_secrets, parse_partly
 from runner_k8s.config.runner import (
     SELF_HOSTED,
     Resources,

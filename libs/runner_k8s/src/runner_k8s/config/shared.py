@@ -11,16 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
-from runner_k8s.config.fields import (
-    GITHUB_REPO,
-    DataKey,
-    DnsLabel,
-    DnsSubdomain,
-    Model,
-    TomlText,
-    misplaced_secrets,
-    parse_partly,
-)
+from runner_k8s.config.fields import GITHUB_REPO, DataKey, DnsLabel, DnsSubdomain, TomlText
+from runner_k8s.config.model import Model, misplaced_secrets, parse_partly
 from runner_k8s.config.provider import ProviderConfig
 from runner_k8s.errors import ConfigError
 

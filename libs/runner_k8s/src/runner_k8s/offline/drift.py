@@ -21,8 +21,6 @@ memory; its values (and the annotations that may copy them) are never shown.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -32,6 +30,7 @@ from runner_k8s.kube.defaults import with_server_defaults
 from runner_k8s.kube.markers import DEPLOY_TIME_MARKER, SECRET_MARKER
 from runner_k8s.kube.objects import Manifest, object_id
 from runner_k8s.kube.quantity import parse_quantity
+from runner_k8s.offline.live_form import decoded, without_server_side
 
 __all__ = ["Change", "Drift", "changes", "compare", "object_id"]
 
@@ -75,22 +74,9 @@ SECRET_VISIBLE = (
 )
 HIDDEN = "<hidden>"
 # What the API server writes on every object: never config, never a hand edit.
-SERVER_METADATA = (
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "managedFields",
-    "selfLink",
-)
 # Annotations tools write for their own bookkeeping: kubectl's copy of what it last applied,
 # the Deployment controller's revision counter, and Pulumi's instructions to its provider
 # (which the render never shows: objects.provider_metadata).
-TOOL_ANNOTATIONS = (
-    "kubectl.kubernetes.io/last-applied-configuration",
-    "deployment.kubernetes.io/revision",
-)
-TOOL_ANNOTATION_PREFIXES = ("pulumi.com/",)
 # What `pulumi up` does with a field set in the cluster but absent from config, measured on the
 # cluster tier with pulumi-kubernetes 4.32.0 (tests/cluster/test_live_diff.py): the adopting
 # `up` (an upsert) leaves it; every later update first takes over the fields of kubectl's field
@@ -288,20 +274,10 @@ def _with_unknowns(value: Any) -> Any:
     return value
 
 
-def _decoded(value: Any) -> Any:
-    """A Secret's ``data`` value as the bytes it stands for; as is if it is no base64."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return value
-
-
-def _secret_as_stored(secret: Manifest) -> Manifest:
+def secret_as_stored(secret: Manifest) -> Manifest:
     """A Secret as the API server stores it: ``stringData`` merged into ``data`` (it wins on a
     shared key), every value as bytes so that the two spellings compare equal."""
-    data = {k: _decoded(v) for k, v in (secret.get("data") or {}).items()}
+    data = {k: decoded(v) for k, v in (secret.get("data") or {}).items()}
     for key, value in (secret.get("stringData") or {}).items():
         data[key] = value if isinstance(value, _Unknown) else str(value).encode()
     stored = {k: v for k, v in secret.items() if k not in ("data", "stringData")}
@@ -310,36 +286,11 @@ def _secret_as_stored(secret: Manifest) -> Manifest:
     return stored
 
 
-def _without_server_side(obj: Manifest) -> Manifest:
-    """``obj`` less what the API server and the tools write on their own; ``null`` values (as
-    in ``creationTimestamp: null``) as absent."""
-    clean: Manifest = _no_nulls({k: v for k, v in obj.items() if k != "status"})
-    metadata = {k: v for k, v in (clean.get("metadata") or {}).items() if k not in SERVER_METADATA}
-    annotations = {
-        k: v
-        for k, v in (metadata.get("annotations") or {}).items()
-        if k not in TOOL_ANNOTATIONS and not k.startswith(TOOL_ANNOTATION_PREFIXES)
-    }
-    metadata.pop("annotations", None)
-    if annotations:
-        metadata["annotations"] = annotations
-    clean["metadata"] = metadata
-    return clean
-
-
-def _no_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _no_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_no_nulls(v) for v in value]
-    return value
-
-
 def _prepared(obj: Manifest, live: bool) -> Manifest:
     prepared = _with_unknowns(obj)
     if prepared.get("kind") == "Secret":
-        prepared = _secret_as_stored(prepared)
-    return _without_server_side(prepared) if live else prepared
+        prepared = secret_as_stored(prepared)
+    return without_server_side(prepared) if live else prepared
 
 
 @dataclass(frozen=True)
