@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 from runner_k8s import exit_codes
 from runner_k8s.errors import ConfigError
 from runner_k8s.offline import commands as offline_commands
+from runner_k8s.status.model import DEFAULT_GRACE
 
 if TYPE_CHECKING:
     pass
@@ -170,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--grace",
         type=_seconds,
-        default=120.0,
+        default=DEFAULT_GRACE.total_seconds(),
         metavar="SECONDS",
         help="how long a running pod may take to register before it counts as not registered",
     )

@@ -39,7 +39,10 @@ from runner_k8s.kube.quantity import QUANTITY, parse_quantity
 
 _CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
-GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+# A GitHub user or organisation login, and a repository under it.
+_GITHUB_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
+GITHUB_OWNER = re.compile(rf"^{_GITHUB_OWNER}$")
+GITHUB_REPO = re.compile(rf"^{_GITHUB_OWNER}/[A-Za-z0-9._-]{{1,100}}$")
 STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 # Integer ranges of the Kubernetes API: the API server refuses a larger int32, and silently

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import TextIO
 import httpx
 
 from runner_k8s import exit_codes
+from runner_k8s.config.fields import GITHUB_OWNER, GITHUB_REPO
 from runner_k8s.config.fleet import in_file, load_fleet_stack
 from runner_k8s.config.provider import ProviderConfig
 from runner_k8s.config.shared import SharedConfig
@@ -49,8 +49,6 @@ from runner_k8s.status.model import ClusterFacts, Fleet, Report, Runner, Scope
 from runner_k8s.status.output import format_json, format_report
 
 POLL_INTERVAL = 10.0  # seconds between looks with --wait
-_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
-_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 # (kubeconfig, context) -> a reader of that cluster; tests pass a fake.
 Connect = Callable[[str | None, str | None], ClusterReader]
@@ -70,11 +68,11 @@ def chosen_scope(repo: str | None, org: str | None) -> Scope | None:
     if repo is not None and org is not None:
         raise ConfigError.at("--org", "name either --repo OWNER/NAME or --org ORG, not both")
     if repo is not None:
-        if not _REPO.match(repo):
+        if not GITHUB_REPO.fullmatch(repo):
             raise ConfigError.at("--repo", f"{repo!r} is not OWNER/NAME (an organisation: --org)")
         return Scope("repository", repo)
     if org is not None:
-        if not _ORG.match(org):
+        if not GITHUB_OWNER.fullmatch(org):
             raise ConfigError.at("--org", f"{org!r} is not an organisation name")
         return Scope("organization", org)
     return None
