@@ -14,15 +14,12 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from runner_k8s import exit_codes
 from runner_k8s.errors import ConfigError
 from runner_k8s.offline import commands as offline_commands
-from runner_k8s.status.model import DEFAULT_GRACE
-
-if TYPE_CHECKING:
-    pass
+from runner_k8s.status import DEFAULT_GRACE
 
 # Each command imports what it needs when it runs (the config models, the Pulumi SDK, httpx,
 # lightkube): start-up is most of what an offline command costs.

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from runner_k8s.status import DEFAULT_GRACE
 from runner_k8s.status.model import (
-    DEFAULT_GRACE,
     RESTART_BACKOFF_CAP,
     UNHEALABLE_WAITING,
     ClusterFacts,

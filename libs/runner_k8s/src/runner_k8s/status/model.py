@@ -19,7 +19,6 @@ from typing import Literal
 
 from runner_k8s import exit_codes
 
-DEFAULT_GRACE = timedelta(seconds=120)
 # The kubelet's crash-loop back-off doubles from 10 s up to this cap: a container that exited is
 # restarted within it. An ephemeral runner's container exits 0 after every job.
 RESTART_BACKOFF_CAP = timedelta(minutes=5)
