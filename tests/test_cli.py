@@ -320,8 +320,11 @@ BAD_INPUTS = {
     "no name": ("kind: ConfigMap\nmetadata: {}\n", "document 1: ConfigMap is not a Kubernetes"),
     "List items not a list": ("kind: List\nitems: 3\n", "List: items must be a list"),
     "a List item not a mapping": ("kind: List\nitems: [3]\n", "items[0]: is the scalar 3"),
-    "invalid YAML": ("a: [1\n", "is not valid YAML: expected ',' or ']'"),
-    "nested too deeply": ("[" * 5000 + "]" * 5000, "is not valid YAML: nested too deeply"),
+    "invalid YAML": ("a: [1\n", "is not valid YAML: did not find expected ',' or ']'"),
+    "nested too deeply": (
+        "[" * 5000 + "]" * 5000,
+        "is not valid YAML: exceeded maximum nesting depth",
+    ),
 }
 
 

@@ -17,8 +17,11 @@ from runner_k8s.kube.objects import Manifest, object_id
 # --- YAML --------------------------------------------------------------------------------------
 
 
-# libyaml's emitter where PyYAML has it; a test keeps the fallback file byte-identical.
+# libyaml's emitter and parser where PyYAML has them; a test keeps the fallback file
+# byte-identical. The parser also refuses deep nesting at once, where the pure-Python one recurses
+# until the interpreter gives up (seconds for a hostile file).
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Dumper(_SafeDumper):  # type: ignore[misc,valid-type]
@@ -73,15 +76,17 @@ def read_manifests(path: Path) -> list[Located]:
     that holds none, or anything that is not an object, is refused with one line naming the file
     and document: a diff against it would otherwise report drift that is not there."""
     try:
-        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        documents = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_SafeLoader))
     except OSError as exc:
         raise ConfigError.at(str(path), f"cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError.at(str(path), "is not a text (UTF-8) file") from None
     except yaml.YAMLError as exc:
         raise ConfigError.at(str(path), f"is not valid YAML: {yaml_problem(exc)}") from None
-    except RecursionError:
-        raise ConfigError.at(str(path), "is not valid YAML: nested too deeply") from None
+    except RecursionError:  # the pure-Python parser; libyaml's says so in the same words
+        raise ConfigError.at(
+            str(path), "is not valid YAML: exceeded maximum nesting depth"
+        ) from None
     found: list[Located] = []
     for index, document in enumerate(documents, start=1):
         where = f"{path}, document {index}"
