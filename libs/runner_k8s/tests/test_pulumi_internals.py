@@ -16,14 +16,17 @@ from runner_k8s.offline.pulumi_internals import SdkChanged, reset_runtime, secre
 
 
 def test_a_secret_input_is_recognised_in_a_mock_run(tmp_path: Path) -> None:
-    # Through the real path: the mock monitor deserializes the registration, and the secret
-    # must come out masked, never as its value.
+    # Through the real path (the way the components register a Secret): the mock monitor
+    # deserializes the registration, and the secret must come out masked, never as its value.
     (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
     (tmp_path / "__main__.py").write_text(
         "import pulumi\n"
-        "import pulumi_kubernetes as k8s\n"
-        "k8s.core.v1.Secret(\n"
-        '    "s", metadata={"name": "plain"}, string_data={"k": pulumi.Output.secret("s3cret")}\n'
+        "from runner_k8s.components.kubernetes import KubernetesObject\n"
+        "from runner_k8s.kube.objects import SECRET\n"
+        "KubernetesObject(\n"
+        '    "s", SECRET, {"metadata": {"name": "plain"},\n'
+        '    "stringData": {"k": pulumi.Output.secret("s3cret")}}, pulumi.ResourceOptions(),\n'
+        '    secret_fields=("data", "stringData"),\n'
         ")\n"
     )
     run = run_program(tmp_path, StackConfig("probe", "dev", {}))

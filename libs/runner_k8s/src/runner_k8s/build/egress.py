@@ -11,7 +11,7 @@ from typing import Any
 
 from runner_k8s.config.runner import RunnerConfig
 from runner_k8s.config.runner_egress import InClusterService
-from runner_k8s.kube.objects import Manifest, object_metadata
+from runner_k8s.kube.objects import NETWORK_POLICY, Manifest, object_metadata
 from runner_k8s.wiring import SharedWiring
 
 # The node's metadata server: it hands out the node's credentials, so never reachable from a job.
@@ -88,8 +88,7 @@ def runner_network_policy(runner: RunnerConfig, wiring: SharedWiring) -> Manifes
         return None
     labels = runner.selector_labels
     return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
+        **NETWORK_POLICY.type_meta(),
         "metadata": object_metadata(runner.network_policy_name, wiring.namespace, dict(labels)),
         "spec": {
             "podSelector": {"matchLabels": dict(labels)},

@@ -23,7 +23,7 @@ from runner_k8s.kube.env_names import (
     RUNNER_REPLACE,
     RUNNER_WORKDIR,
 )
-from runner_k8s.kube.objects import Manifest, object_metadata
+from runner_k8s.kube.objects import DEPLOYMENT, Manifest, object_metadata
 from runner_k8s.wiring import SharedWiring, check_fleet_wiring
 
 
@@ -171,8 +171,7 @@ def runner_deployment(runner: RunnerConfig, wiring: SharedWiring) -> Manifest:
     if annotations:
         template_metadata["annotations"] = annotations
     return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        **DEPLOYMENT.type_meta(),
         "metadata": object_metadata(runner.name, wiring.namespace, dict(labels)),
         "spec": {
             "replicas": runner.replicas,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from runner_k8s.config.shared import SharedConfig
 from runner_k8s.kube.markers import SECRET_MARKER
-from runner_k8s.kube.objects import Manifest, object_metadata
+from runner_k8s.kube.objects import CONFIG_MAP, SECRET, Manifest, object_metadata
 from runner_k8s.wiring import codex_config_data, github_token_data
 
 # Marks the one Secret the stacks create, so the policy pack can tell it from a Secret that
@@ -18,8 +18,7 @@ def codex_config_map(shared: SharedConfig) -> Manifest | None:
     if data is None:
         return None
     return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
+        **CONFIG_MAP.type_meta(),
         "metadata": object_metadata(shared.codex_config.name, shared.namespace),
         "data": data,
     }
@@ -32,8 +31,7 @@ def github_token_secret(shared: SharedConfig, token: object = SECRET_MARKER) -> 
     ref = shared.secret_refs.managed_token
     key, value = REGISTRATION_TOKEN_LABEL
     return {
-        "apiVersion": "v1",
-        "kind": "Secret",
+        **SECRET.type_meta(),
         "metadata": object_metadata(ref.name, shared.namespace, {key: value}),
         "type": "Opaque",
         "stringData": github_token_data(shared, token),

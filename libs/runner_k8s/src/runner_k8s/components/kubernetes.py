@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -15,14 +15,59 @@ from runner_k8s.config.runner import RunnerConfig
 from runner_k8s.config.runner_checks import shared_home_warnings
 from runner_k8s.config.shared import SharedConfig
 from runner_k8s.errors import or_run_error
-from runner_k8s.kube.objects import SKIP_AWAIT, Manifest
+from runner_k8s.kube.objects import (
+    CONFIG_MAP,
+    DEPLOYMENT,
+    NETWORK_POLICY,
+    SECRET,
+    SKIP_AWAIT,
+    Kind,
+    Manifest,
+)
 from runner_k8s.wiring import build_wiring, read_wiring
-
-R = TypeVar("R", bound=pulumi.CustomResource)
 
 # Component type strings: part of the URN of every object under them, so fixed for good.
 SHARED_TYPE = "gh-runner:k8s:SharedResources"
 FLEET_TYPE = "gh-runner:k8s:RunnerDeployment"
+
+
+class KubernetesObject(pulumi.CustomResource):
+    """One Kubernetes object, registered as the manifest the builders made.
+
+    Not through the SDK's generated class for its kind (``k8s.apps.v1.Deployment`` and the like):
+    those classes only hand a manifest's fields over under the same names, and importing them
+    (``pulumi_kubernetes.core.v1`` above all) cost a stack program more than all else it does, at
+    every preview and up (bench/engine_preview.py). What the engine receives is what those classes
+    send: the same type token, the same inputs, and the option they add that matters here (a
+    Secret's payload stays secret in the outputs too). A stack deployed through the classes plans
+    no change (tests/engine/test_upgrade.py)."""
+
+    metadata: pulumi.Output[Any]
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        fields: Mapping[str, pulumi.Input[Any]],
+        opts: pulumi.ResourceOptions,
+        secret_fields: Sequence[str] = (),
+    ) -> None:
+        super().__init__(
+            type_token(kind),
+            name,
+            {**kind.type_meta(), **fields},
+            pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(additional_secret_outputs=list(secret_fields))
+            ),
+        )
+
+
+def type_token(kind: Kind) -> str:
+    """The provider's type token for a kind: the core group is spelt ``core``, any other group
+    in full (``kubernetes:networking.k8s.io/v1:NetworkPolicy``)."""
+    api_version = kind.api_version
+    group_version = api_version if "/" in api_version else f"core/{api_version}"
+    return f"kubernetes:{group_version}:{kind.kind}"
 
 
 def kubernetes_provider(config: ProviderConfig, name: str = "kubernetes") -> k8s.Provider:
@@ -70,8 +115,8 @@ def _part(manifest: pulumi.Output[Manifest], key: str) -> pulumi.Output[Any]:
 class SharedResources(pulumi.ComponentResource):
     """The codex ConfigMap and, when ``githubToken`` is set, the Secret made from it."""
 
-    config_map: k8s.core.v1.ConfigMap | None
-    token_secret: k8s.core.v1.Secret | None
+    config_map: KubernetesObject | None
+    token_secret: KubernetesObject | None
 
     def __init__(
         self,
@@ -86,11 +131,14 @@ class SharedResources(pulumi.ComponentResource):
         self.config_map = None
         manifest = codex_config_map(shared)
         if manifest is not None:
-            self.config_map = k8s.core.v1.ConfigMap(
+            self.config_map = KubernetesObject(
                 manifest["metadata"]["name"],
-                metadata=_metadata_for_provider(manifest, shared.provider),
-                data=manifest["data"],
-                opts=child,
+                CONFIG_MAP,
+                {
+                    "metadata": _metadata_for_provider(manifest, shared.provider),
+                    "data": manifest["data"],
+                },
+                child,
             )
 
         self.token_secret = None
@@ -99,12 +147,16 @@ class SharedResources(pulumi.ComponentResource):
         if shared.github_token is not None:
             token = pulumi.Output.secret(shared.github_token.get_secret_value())
             secret = github_token_secret(shared, token)
-            self.token_secret = k8s.core.v1.Secret(
+            self.token_secret = KubernetesObject(
                 secret["metadata"]["name"],
-                metadata=_metadata_for_provider(secret, shared.provider),
-                type=secret["type"],
-                string_data=secret["stringData"],
-                opts=child,
+                SECRET,
+                {
+                    "metadata": _metadata_for_provider(secret, shared.provider),
+                    "type": secret["type"],
+                    "stringData": secret["stringData"],
+                },
+                child,
+                secret_fields=("data", "stringData"),
             )
         self.register_outputs(
             {
@@ -118,8 +170,8 @@ class RunnerFleet(pulumi.ComponentResource):
     """One runner fleet: its Deployment and, when enabled, its egress NetworkPolicy, built from
     the runner config and the shared wiring."""
 
-    deployment: k8s.apps.v1.Deployment
-    network_policy: k8s.networking.v1.NetworkPolicy | None
+    deployment: KubernetesObject
+    network_policy: KubernetesObject | None
 
     def __init__(
         self,
@@ -144,21 +196,24 @@ class RunnerFleet(pulumi.ComponentResource):
         )
         child = _child_options(self, provider, provider_config)
 
-        def register(kind: Callable[..., R], name: str, index: int) -> R:
+        def register(kind: Kind, name: str, index: int) -> KubernetesObject:
             manifest = manifests.apply(lambda ms: ms[index])
-            return kind(
+            return KubernetesObject(
                 name,
-                metadata=manifest.apply(lambda m: _metadata_for_provider(m, provider_config)),
-                spec=_part(manifest, "spec"),
-                opts=child,
+                kind,
+                {
+                    "metadata": manifest.apply(
+                        lambda m: _metadata_for_provider(m, provider_config)
+                    ),
+                    "spec": _part(manifest, "spec"),
+                },
+                child,
             )
 
-        self.deployment = register(k8s.apps.v1.Deployment, runner.name, 0)
+        self.deployment = register(DEPLOYMENT, runner.name, 0)
         self.network_policy = None
         if runner.network_policy.enabled:
-            self.network_policy = register(
-                k8s.networking.v1.NetworkPolicy, runner.network_policy_name, 1
-            )
+            self.network_policy = register(NETWORK_POLICY, runner.network_policy_name, 1)
         self.register_outputs(
             {
                 "name": self.deployment.metadata["name"],

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 # An object exactly as `kubectl apply` takes it (camelCase, apiVersion first).
 Manifest = dict[str, Any]
+
+
+class Kind(NamedTuple):
+    """What a manifest starts with: its apiVersion and kind."""
+
+    api_version: str
+    kind: str
+
+    def type_meta(self) -> Manifest:
+        return {"apiVersion": self.api_version, "kind": self.kind}
+
+
+CONFIG_MAP = Kind("v1", "ConfigMap")
+SECRET = Kind("v1", "Secret")
+DEPLOYMENT = Kind("apps/v1", "Deployment")
+NETWORK_POLICY = Kind("networking.k8s.io/v1", "NetworkPolicy")
 
 # Tells pulumi-kubernetes not to wait for readiness (test-only; see ProviderConfig.skip_await).
 SKIP_AWAIT = "pulumi.com/skipAwait"
