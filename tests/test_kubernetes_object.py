@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from stack_fixtures import K8S_STACKS, EditConfig
+from stack_fixtures import K8S_STACKS, copy_stacks, edit_stack_config
 
 from runner_k8s.components import kubernetes as components
 from runner_k8s.config.stackfile import load_stack_config
@@ -48,23 +48,17 @@ class ThroughSdkClass:
         return SDK_CLASSES[kind](name, opts=opts, **keywords)
 
 
-@pytest.fixture
-def repo(repo_copy: Path, edit_config: EditConfig) -> Path:
-    """The dev stacks with every kind switched on: codex-runner's egress NetworkPolicy (with
-    extra rules) and its rollout annotations."""
-
-    def every_kind(config: dict[str, Any]) -> None:
-        config["runner"].update(
-            rolloutOnConfigChange=True,
-            networkPolicy={
-                "enabled": True,
-                "privateRanges": ["10.0.0.0/8"],
-                "extraEgress": [{"ports": [{"protocol": "TCP", "port": 80}]}],
-            },
-        )
-
-    edit_config(repo_copy, "codex-runner", every_kind)
-    return repo_copy
+def every_kind(config: dict[str, Any]) -> None:
+    """codex-runner with every kind switched on: its egress NetworkPolicy (with an extra rule)
+    and its rollout annotations."""
+    config["runner"].update(
+        rolloutOnConfigChange=True,
+        networkPolicy={
+            "enabled": True,
+            "privateRanges": ["10.0.0.0/8"],
+            "extraEgress": [{"ports": [{"protocol": "TCP", "port": 80}]}],
+        },
+    )
 
 
 def runs(repo: Path) -> dict[str, ProgramRun]:
@@ -82,21 +76,31 @@ def runs(repo: Path) -> dict[str, ProgramRun]:
     return found
 
 
-def test_every_kind_the_stacks_create_is_covered(repo: Path) -> None:
-    registered = {
-        r.type for run in runs(repo).values() for r in run.resources if r.type.startswith("kub")
-    }
+@pytest.fixture(scope="module")
+def both_ways(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, ProgramRun]]:
+    """The programs' runs as they are, and with the SDK classes in KubernetesObject's place."""
+    repo = copy_stacks(tmp_path_factory.mktemp("stacks"))
+    edit_stack_config(repo, "codex-runner", every_kind)
+    as_manifests = runs(repo)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(components, "KubernetesObject", ThroughSdkClass)
+        through_classes = runs(repo)
+    return {"manifests": as_manifests, "classes": through_classes}
+
+
+def test_every_kind_the_stacks_create_is_covered(
+    both_ways: dict[str, dict[str, ProgramRun]],
+) -> None:
+    registered = {r.type for run in both_ways["manifests"].values() for r in run.resources}
     expected = {components.type_token(kind) for kind in SDK_CLASSES}
     assert expected <= registered, expected - registered
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)
 def test_registrations_equal_those_of_the_sdk_classes(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, stack: str
+    both_ways: dict[str, dict[str, ProgramRun]], stack: str
 ) -> None:
-    as_manifests = runs(repo)[stack]
-    monkeypatch.setattr(components, "KubernetesObject", ThroughSdkClass)
-    through_classes = runs(repo)[stack]
+    as_manifests, through_classes = both_ways["manifests"][stack], both_ways["classes"][stack]
     assert as_manifests.error is None and through_classes.error is None
     assert sorted(as_manifests.resources, key=repr) == sorted(through_classes.resources, key=repr)
     assert as_manifests.outputs == through_classes.outputs
