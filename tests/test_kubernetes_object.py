@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 from stack_fixtures import K8S_STACKS, copy_stacks, edit_stack_config
 
@@ -22,12 +21,7 @@ from runner_k8s.config.stackfile import load_stack_config
 from runner_k8s.kube.objects import CONFIG_MAP, DEPLOYMENT, NETWORK_POLICY, SECRET, Kind
 from runner_k8s.offline.mockrun import ProgramRun, run_stack
 
-SDK_CLASSES = {
-    CONFIG_MAP: k8s.core.v1.ConfigMap,
-    SECRET: k8s.core.v1.Secret,
-    DEPLOYMENT: k8s.apps.v1.Deployment,
-    NETWORK_POLICY: k8s.networking.v1.NetworkPolicy,
-}
+KINDS = (CONFIG_MAP, SECRET, DEPLOYMENT, NETWORK_POLICY)
 # The SDK classes' keyword for each manifest field whose Python name differs.
 PYTHON_NAMES = {"stringData": "string_data"}
 
@@ -44,8 +38,17 @@ class ThroughSdkClass:
         opts: pulumi.ResourceOptions,
         secret_fields: Sequence[str] = (),
     ) -> Any:
+        # Imported here, not at the top: what every test process would pay at collection.
+        import pulumi_kubernetes as k8s
+
+        sdk_class = {
+            CONFIG_MAP: k8s.core.v1.ConfigMap,
+            SECRET: k8s.core.v1.Secret,
+            DEPLOYMENT: k8s.apps.v1.Deployment,
+            NETWORK_POLICY: k8s.networking.v1.NetworkPolicy,
+        }[kind]
         keywords = {PYTHON_NAMES.get(key, key): value for key, value in fields.items()}
-        return SDK_CLASSES[kind](name, opts=opts, **keywords)
+        return sdk_class(name, opts=opts, **keywords)
 
 
 def every_kind(config: dict[str, Any]) -> None:
@@ -92,7 +95,7 @@ def test_every_kind_the_stacks_create_is_covered(
     both_ways: dict[str, dict[str, ProgramRun]],
 ) -> None:
     registered = {r.type for run in both_ways["manifests"].values() for r in run.resources}
-    expected = {components.type_token(kind) for kind in SDK_CLASSES}
+    expected = {components.type_token(kind) for kind in KINDS}
     assert expected <= registered, expected - registered
 
 
