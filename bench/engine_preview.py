@@ -1,10 +1,12 @@
 """Measure the real engine, side by side in one run (the toolchain of scripts/pulumi-toolchain.sh,
 hermetic, render mode, no cluster):
 
-- `pulumi preview` of each dev stack against two floors in the same workspace: an empty Python
-  program (CLI start, uv toolchain check, language host, Python start) and a program that
-  registers one ConfigMap through pulumi-kubernetes with an explicit provider (what any
-  Kubernetes program pays: the SDK import, the provider plugin, one resource), and
+- `pulumi preview` of each dev stack against floors in the same workspace: an empty Python
+  program (CLI start, uv toolchain check, language host, Python start); a program that
+  registers one ConfigMap through pulumi-kubernetes with an explicit provider (the floor: what
+  any Kubernetes program written the usual way pays: the SDK and its ConfigMap class imported,
+  the provider plugin, one resource); and the same ConfigMap registered as its manifest, without
+  the SDK's class, as the stacks register their objects (like for like), and
 - the three-stack `pulumi up` (shared, codex-runner, gemini-runner) on a fresh backend.
 
 Run: uv run python bench/engine_preview.py [ROUNDS]. Prints Markdown for the README.
@@ -28,7 +30,8 @@ from gh_runner_harness.toolchain import PULUMI_BINARIES, missing
 # Beside stacks/, not in it: every stacks/* directory is a uv workspace member.
 FLOOR = "../bench-empty"
 CONFIG_MAP_FLOOR = "../bench-one-configmap"
-FLOORS = (FLOOR, CONFIG_MAP_FLOOR)
+MANIFEST_FLOOR = "../bench-one-manifest"
+FLOORS = (FLOOR, CONFIG_MAP_FLOOR, MANIFEST_FLOOR)
 ONE_CONFIG_MAP = """import pulumi
 import pulumi_kubernetes as k8s
 
@@ -38,6 +41,25 @@ k8s.core.v1.ConfigMap(
     "floor",
     metadata={"name": "floor", "namespace": "my-reforge-ai"},
     data={"key": "value"},
+    opts=pulumi.ResourceOptions(provider=provider),
+)
+"""
+# The same object as runner_k8s.components.kubernetes.KubernetesObject registers it (that module
+# is not imported: it would add the config models to the floor).
+ONE_MANIFEST = """import pulumi
+import pulumi_kubernetes as k8s
+
+directory = pulumi.Config().require("renderYamlToDirectory")
+provider = k8s.Provider("kubernetes", render_yaml_to_directory=directory)
+pulumi.CustomResource(
+    "kubernetes:core/v1:ConfigMap",
+    "floor",
+    {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "floor", "namespace": "my-reforge-ai"},
+        "data": {"key": "value"},
+    },
     opts=pulumi.ResourceOptions(provider=provider),
 )
 """
@@ -64,13 +86,15 @@ def main(rounds: int) -> None:
         engine = Engine.create(Path(tmp))
         add_program(engine, FLOOR, "import pulumi  # noqa: F401\n")
         add_program(engine, CONFIG_MAP_FLOOR, ONE_CONFIG_MAP)
+        add_program(engine, MANIFEST_FLOOR, ONE_MANIFEST)
         render = Path(tmp) / "rendered"
         stacks = {}
         for stack_dir in (*FLOORS, *K8S_STACKS):
             stacks[stack_dir] = engine.stack(stack_dir)
-            if stack_dir == CONFIG_MAP_FLOOR:
+            if stack_dir in (CONFIG_MAP_FLOOR, MANIFEST_FLOOR):
                 stacks[stack_dir].set_config(
-                    "renderYamlToDirectory", auto.ConfigValue(str(render / "floor"))
+                    "renderYamlToDirectory",
+                    auto.ConfigValue(str(render / stack_dir.removeprefix("../"))),
                 )
             elif stack_dir != FLOOR:
                 stacks[stack_dir].set_config(
@@ -96,6 +120,7 @@ def main(rounds: int) -> None:
             destroy_all()
         up_all()  # previews below run against deployed stacks, as an operator's would
         stacks[CONFIG_MAP_FLOOR].up(color="never")
+        stacks[MANIFEST_FLOOR].up(color="never")
 
         # Alternated, round by round: a machine busy with something else slows every row alike.
         previews: dict[str, list[float]] = {name: [] for name in stacks}
@@ -109,14 +134,22 @@ def main(rounds: int) -> None:
 
     floor = statistics.median(previews[FLOOR])
     one = statistics.median(previews[CONFIG_MAP_FLOOR])
-    labels = {FLOOR: "empty Python program", CONFIG_MAP_FLOOR: "one ConfigMap (floor)"}
-    print(f"| `pulumi preview` (median of {rounds}) | seconds | / empty | / one ConfigMap |")
-    print("| --- | --- | --- | --- |")
+    manifest = statistics.median(previews[MANIFEST_FLOOR])
+    labels = {
+        FLOOR: "empty Python program",
+        CONFIG_MAP_FLOOR: "one ConfigMap (floor)",
+        MANIFEST_FLOOR: "one ConfigMap as its manifest",
+    }
+    print(
+        f"| `pulumi preview` (median of {rounds}) | seconds | / empty | / one ConfigMap "
+        "| / one ConfigMap as its manifest |"
+    )
+    print("| --- | --- | --- | --- | --- |")
     for name, samples in previews.items():
         median = statistics.median(samples)
         print(
             f"| {labels.get(name, name)} | {median:.2f} | {median / floor:.2f}x "
-            f"| {median / one:.2f}x |"
+            f"| {median / one:.2f}x | {median / manifest:.2f}x |"
         )
     print()
     up = statistics.median(up_samples)
