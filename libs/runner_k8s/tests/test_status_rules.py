@@ -144,6 +144,28 @@ def test_a_non_zero_exit_stays_a_fault() -> None:
     )
 
 
+def test_an_online_registration_does_not_make_a_stopped_runner_serve() -> None:
+    # GitHub keeps a registration online until the runner's session times out, well after its
+    # process died: the pod decides.
+    crashing = pod(running_for=None, waiting="CrashLoopBackOff", last_exit="exit 1 (Error)")
+    report, seen = verdicts([crashing], [runner(SERVING_POD)])
+    assert seen[SERVING_POD] is Verdict.NOT_RUNNING and not report.healthy
+    assert report.serving == 0
+    [why] = [p for p in report.problems if p.startswith(f"pod {SERVING_POD}")]
+    assert f"GitHub still shows runner {SERVING_POD} online" in why
+
+
+def test_an_online_registration_of_a_pod_between_jobs_is_between_jobs() -> None:
+    waiting = pod(
+        running_for=None,
+        waiting="CrashLoopBackOff",
+        last_exit="exit 0 (Completed)",
+        between_jobs_since=NOW - timedelta(seconds=30),
+    )
+    report, seen = verdicts([waiting], [runner(SERVING_POD)])
+    assert seen[SERVING_POD] is Verdict.BETWEEN_JOBS and report.healthy
+
+
 def container(state: dict[str, Any], last: dict[str, Any] | None = None) -> dict[str, Any]:
     status: dict[str, Any] = {"name": "runner", "ready": False, "restartCount": 4, "state": state}
     if last is not None:

@@ -71,7 +71,10 @@ def _not_running(pod: Pod) -> str:
 
 def _pod_row(fleet: Fleet, pod: Pod, runner: Runner | None, now: datetime, grace: timedelta) -> Row:
     logs = f"`kubectl -n {fleet.namespace} logs {pod.name}`"
-    if runner is not None and runner.online:
+    # GitHub's "online" is only as fresh as the runner's last contact: a runner process that died
+    # leaves its registration online for a while. So a registration serves only while its pod's
+    # runner actually runs.
+    if runner is not None and runner.online and pod.running_since is not None:
         missing, unexpected = label_drift(fleet, runner)
         if not missing and not unexpected:
             return Row(pod.name, Verdict.SERVING, pod, runner)
@@ -100,6 +103,11 @@ def _pod_row(fleet: Fleet, pod: Pod, runner: Runner | None, now: datetime, grace
             )
             return Row(pod.name, Verdict.NOT_RUNNING, pod, runner, problem)
         problem = f"pod {pod.name}: not running ({_not_running(pod)})"
+        if runner is not None and runner.online:
+            problem += (
+                f"; GitHub still shows runner {runner.name} online, from before its runner "
+                "stopped (GitHub marks it offline only when the runner's session times out)"
+            )
         return Row(pod.name, Verdict.NOT_RUNNING, pod, runner, problem)
     running_for = now - pod.running_since
     if running_for < grace:
