@@ -2,8 +2,8 @@
 the SDK's generated class for its kind. That must change nothing the engine sees: run every dev
 stack's real program twice under mocks, once as it is and once with each object handed to the
 SDK class instead, and every registration must be the same (type token, name, inputs, parent,
-provider, dependencies). The engine tier proves the same against state the classes deployed
-(tests/engine/test_upgrade.py)."""
+provider, dependencies, secret outputs). The engine tier proves the same against state the
+classes deployed (tests/engine/test_upgrade.py)."""
 
 from __future__ import annotations
 
@@ -97,6 +97,9 @@ def test_every_kind_the_stacks_create_is_covered(
     registered = {r.type for run in both_ways["manifests"].values() for r in run.resources}
     expected = {components.type_token(kind) for kind in KINDS}
     assert expected <= registered, expected - registered
+    # Compared below with the rest: the Secret class keeps its payload secret in the outputs.
+    [secret] = both_ways["manifests"]["shared"].of_type(components.type_token(SECRET))
+    assert set(secret.secret_outputs) == {"data", "stringData"}
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)

@@ -38,9 +38,11 @@ class KubernetesObject(pulumi.CustomResource):
     those classes only hand a manifest's fields over under the same names, and importing them
     (``pulumi_kubernetes.core.v1`` above all) cost a stack program more than all else it does, at
     every preview and up (bench/engine_preview.py). What the engine receives is what those classes
-    send: the same type token, the same inputs, and the option they add that matters here (a
-    Secret's payload stays secret in the outputs too). A stack deployed through the classes plans
-    no change (tests/engine/test_upgrade.py)."""
+    send: the same type token, the same inputs, and a Secret's payload kept secret in its outputs
+    too. Left out: the classes' aliases to old API versions (``extensions/v1beta1`` and the
+    like), under which no gh-runner stack was ever deployed, and their plugin version, which only
+    chooses a default provider (every object here names its provider). A stack deployed through
+    the classes plans no change (tests/engine/test_upgrade.py)."""
 
     metadata: pulumi.Output[Any]
 

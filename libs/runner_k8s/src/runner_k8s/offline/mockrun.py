@@ -39,6 +39,8 @@ class Registration:
     dependencies: tuple[str, ...] = ()
     protect: bool = False
     parent: str = ""  # URN of the parent resource ("" for the root stack's direct children)
+    # Outputs kept secret beyond the inputs that are (additional_secret_outputs).
+    secret_outputs: tuple[str, ...] = ()
 
     def as_record(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "inputs": self.inputs}
@@ -107,6 +109,7 @@ class _Mocks(mocks.Mocks):
                 tuple(request.dependencies) if request is not None else (),
                 bool(request.protect) if request is not None else False,
                 request.parent if request is not None else "",
+                tuple(request.additionalSecretOutputs) if request is not None else (),
             )
         )
         return f"{args.name}-id", dict(args.inputs)
