@@ -170,12 +170,22 @@ def test_bad_config_exits_2_naming_file_and_key(
     assert "Traceback" not in result.stderr
 
 
+def _lines(result: Any) -> list[str]:
+    """stderr of a refused render, one problem a line, each with the command's name in front
+    (returned without it)."""
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert "Traceback" not in result.stderr
+    lines: list[str] = result.stderr.splitlines()
+    assert all(line.startswith("gh-runner: ") for line in lines), lines
+    return [line.removeprefix("gh-runner: ") for line in lines]
+
+
 def test_every_problem_of_every_stack_at_once(repo_copy: Path, edit_config: EditConfig) -> None:
     edit_config(repo_copy, "codex-runner", runner(replicas=-1, image="Upper/Case:1"))
     edit_config(repo_copy, "gemini-runner", runner(nodeSelector={"a": "-", "b/c/d": "x"}))
     result = gh_runner("render", cwd=repo_copy)
     assert result.returncode == 2
-    lines = result.stderr.removeprefix("gh-runner: ").splitlines()
+    lines = _lines(result)
     assert [line.split(": ")[1] for line in lines] == [
         "runner.image",
         "runner.replicas",
@@ -298,14 +308,6 @@ def test_the_mcp_token_switched_off_leaves_github_token_out(
 # --- every problem in one pass, exactly as the operator reads it -------------------------------
 
 SECRET_VALUE = {"secure": "v1:Zm9v:YmFy"}
-
-
-def _lines(result: Any) -> list[str]:
-    """stderr of a refused render, one problem a line, without the command's name in front."""
-    assert (result.returncode, result.stdout) == (2, ""), result.stderr
-    assert "Traceback" not in result.stderr
-    lines: list[str] = result.stderr.removeprefix("gh-runner: ").splitlines()
-    return lines
 
 
 def test_a_misspelt_prefix_does_not_hide_a_plaintext_token(

@@ -235,7 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except ConfigError as exc:
-        print(f"gh-runner: {exc}", file=sys.stderr)
+        # Every problem on its own prefixed line, so `2>&1 | grep gh-runner:` keeps them all.
+        for line in str(exc).splitlines():
+            print(f"gh-runner: {line}", file=sys.stderr)
         return exit_codes.BAD_INPUT
     except BrokenPipeError:
         # The reader went away (`gh-runner render | head`): nothing left to say to it. Point
