@@ -609,9 +609,9 @@ def _shared_stack_like_dev(engine: Engine, name: str) -> auto.Stack:
     """Another stack of the shared project with dev's config but no codex ConfigMap, so its
     `up` and `destroy` touch nothing in the cluster (the provider only)."""
     stack = engine.stack(SHARED, name)
-    stack_file = engine.stack_dir(SHARED) / f"Pulumi.{name}.yaml"
+    stack_file = engine.stack_file(SHARED, name)
     document = yaml.safe_load(stack_file.read_text()) or {}
-    dev = yaml.safe_load((engine.stack_dir(SHARED) / "Pulumi.dev.yaml").read_text())
+    dev = yaml.safe_load(engine.stack_file(SHARED).read_text())
     document["config"] = dev["config"]
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
     set_config(stack, "codexConfig.enabled", "false")

@@ -71,7 +71,7 @@ def render_into(engine: Engine, stack_dir: str, directory: Path) -> auto.Stack:
 
 def encryption_salt(engine: Engine, stack_dir: str) -> str:
     """The passphrase salt `stack init` wrote into the stack file of that workspace."""
-    document = yaml.safe_load((engine.stack_dir(stack_dir) / "Pulumi.dev.yaml").read_text())
+    document = yaml.safe_load(engine.stack_file(stack_dir).read_text())
     return str(document["encryptionsalt"])
 
 
@@ -111,9 +111,9 @@ def test_an_upgrade_moves_no_resource(
             # The same stack in the same backend, as a newer checkout of the repository sees it:
             # its stack file carries the salt `stack init` wrote in the older one. Where only the
             # code may differ, the config is the one the older checkout deployed, salt included.
-            stack_file = current.stack_dir(stack_dir) / "Pulumi.dev.yaml"
+            stack_file = current.stack_file(stack_dir)
             if same_config:
-                deployed = released.stack_dir(stack_dir) / "Pulumi.dev.yaml"
+                deployed = released.stack_file(stack_dir)
                 stack_file.write_text(deployed.read_text())
             else:
                 salt = encryption_salt(released, stack_dir)

@@ -24,6 +24,7 @@ from typing import Any
 import pulumi.automation as auto
 import pulumi_kubernetes
 
+from runner_k8s.config.stackfile import stack_file
 from runner_k8s.offline.manifest_files import load_manifests
 
 from .paths import REPO
@@ -152,6 +153,9 @@ class Engine:
 
     def stack_dir(self, stack_dir: str) -> Path:
         return self.workspace / "stacks" / stack_dir
+
+    def stack_file(self, stack_dir: str, stack: str = "dev") -> Path:
+        return stack_file(self.stack_dir(stack_dir), stack)
 
     def stack(self, stack_dir: str, stack: str = "dev") -> auto.Stack:
         return auto.create_or_select_stack(
